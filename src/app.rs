@@ -1,0 +1,162 @@
+//! Wires the parts together: store, hasher, mailer, dispatcher, HTTP stack and server. Tests use
+//! [`start`] directly with their own store, clock and mailer; the CLI builds those from config.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::config::{Config, MailTransport};
+use crate::hashing::hasher::Hasher;
+use crate::http::server::Server;
+use crate::http::stack;
+use crate::http::state::AppState;
+use crate::mail::outbox::{Dispatcher, DEFAULT_MAX_ATTEMPTS};
+use crate::mail::seal::Sealer;
+use crate::mail::templates::Templates;
+use crate::mail::transport::{FileMailer, LogMailer, Mailer};
+use crate::metrics::Metrics;
+use crate::reset::service::ResetService;
+use crate::storage::memory::MemoryStore;
+use crate::storage::migrate;
+use crate::storage::postgres::PostgresStore;
+use crate::storage::store::Store;
+
+pub struct Parts {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub mailer: Arc<dyn Mailer>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A running gateway.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub shutdown: CancellationToken,
+    pub metrics: Arc<Metrics>,
+    server: JoinHandle<bool>,
+    dispatcher: JoinHandle<()>,
+}
+
+impl Running {
+    /// Waits for shutdown and drain; `true` when every in-flight request finished in time.
+    ///
+    /// # Errors
+    /// When a task panicked.
+    pub async fn wait(self) -> anyhow::Result<bool> {
+        let drained = self.server.await.context("server task panicked")?;
+        self.dispatcher.await.context("dispatcher task panicked")?;
+        Ok(drained)
+    }
+}
+
+/// The mailer named by config.
+#[must_use]
+pub fn mailer_from_config(config: &Config) -> Arc<dyn Mailer> {
+    match &config.mail.transport {
+        MailTransport::Log => Arc::new(LogMailer),
+        MailTransport::File(path) => Arc::new(FileMailer::new(PathBuf::from(path), config.mail.from.clone())),
+    }
+}
+
+/// Connects to PostgreSQL and applies migrations when configured.
+///
+/// # Errors
+/// When the URL is bad or migrations fail.
+pub async fn postgres_from_config(config: &Config, migrate_now: bool) -> anyhow::Result<PostgresStore> {
+    let db = config.database.as_ref().context("no database configured")?;
+    let store = PostgresStore::connect(db.url.expose(), db.pool_size, db.acquire_timeout)?;
+    if migrate_now {
+        let n = migrate::run(store.pool()).await.context("applying migrations")?;
+        tracing::info!(applied = n, "database schema is up to date");
+    }
+    Ok(store)
+}
+
+/// The store named by config: PostgreSQL when a database is configured, else in-memory.
+///
+/// # Errors
+/// When PostgreSQL cannot be set up.
+pub async fn store_from_config(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match &config.database {
+        Some(db) => Ok(Arc::new(postgres_from_config(config, db.migrate_on_start).await?)),
+        None => Ok(Arc::new(MemoryStore::new())),
+    }
+}
+
+/// Binds the listener and starts the server and the mail dispatcher.
+///
+/// # Errors
+/// When the address cannot be bound or the hasher cannot be built.
+pub async fn start(parts: Parts) -> anyhow::Result<Running> {
+    let Parts {
+        config,
+        store,
+        mailer,
+        clock,
+    } = parts;
+    let metrics = Arc::new(Metrics::new());
+    let hasher = Hasher::new(config.pepper.clone(), config.hash, config.hash_concurrency)
+        .context("building the hasher")?;
+    let sealer = Sealer::new(&config.pepper);
+    let ttl_minutes = i64::try_from(config.token_ttl.as_secs() / 60).unwrap_or(i64::MAX);
+    let templates = Templates::new(config.public_base_url.clone(), ttl_minutes);
+    let shutdown = CancellationToken::new();
+
+    let service = ResetService {
+        store: Arc::clone(&store),
+        hasher,
+        sealer: sealer.clone(),
+        clock: Arc::clone(&clock),
+        policy: config.policy,
+        token_ttl: config.token_ttl,
+        session_ttl: config.session_ttl,
+        reset_floor: config.reset_floor,
+        metrics: Arc::clone(&metrics),
+    };
+    let state = Arc::new(AppState {
+        service,
+        metrics: Arc::clone(&metrics),
+        body_limit: config.body_limit,
+        shutdown: shutdown.clone(),
+    });
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+
+    let dispatcher = Dispatcher {
+        store,
+        mailer,
+        sealer,
+        templates,
+        clock,
+        metrics: Arc::clone(&metrics),
+        poll_interval: config.mail.poll_interval,
+        max_attempts: DEFAULT_MAX_ATTEMPTS,
+    };
+    let dispatcher = tokio::spawn(dispatcher.run(shutdown.clone()));
+
+    let server = Server {
+        listener,
+        service: stack::build(state, config.request_timeout, config.max_in_flight),
+        shutdown: shutdown.clone(),
+        shutdown_delay: config.shutdown_delay,
+        drain_timeout: config.drain_timeout,
+    };
+    let server = tokio::spawn(server.run());
+    tracing::info!(%addr, "listening");
+    Ok(Running {
+        addr,
+        shutdown,
+        metrics,
+        server,
+        dispatcher,
+    })
+}

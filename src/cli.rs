@@ -1,0 +1,229 @@
+//! The `resetgate` command line: one binary, one subcommand per job. Configuration comes from
+//! `RESETGATE_*` environment variables (see README); flags here are only per-invocation inputs.
+
+use std::io::Read as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::app::{self, Parts};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConfigError, MailTransport, Mode};
+use crate::hashing::hasher::{Hasher, PhcString};
+use crate::reset::blocklist;
+use crate::reset::email::EmailAddress;
+use crate::shutdown;
+use crate::storage::memory::MemoryStore;
+use crate::storage::migrate;
+use crate::storage::store::{NewAccount, Store, StoreError};
+
+/// BSD sysexits EX_USAGE: the configuration is wrong, retrying will not help.
+pub const EXIT_CONFIG: u8 = 64;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "resetgate",
+    version,
+    about = "A load-resilient password-reset gateway"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the gateway on PostgreSQL (production).
+    Serve,
+    /// Run the gateway on an in-memory store with mail printed to stdout. NOT DURABLE.
+    Demo {
+        /// Account created at start so the reset flow can be tried at once.
+        #[arg(long, default_value = "demo@example.com")]
+        seed_email: String,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the effective configuration (secrets redacted); exit 64 if it is invalid.
+    CheckConfig {
+        #[arg(long, value_enum, default_value = "serve")]
+        mode: CheckMode,
+    },
+    /// Create an account in PostgreSQL, with a password read from stdin or an existing argon2 hash.
+    CreateAccount {
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (first line), hashed with the configured params.
+        #[arg(long, conflicts_with = "password_hash")]
+        password_stdin: bool,
+        /// Import an existing argon2 PHC string (e.g. migrated from another system).
+        #[arg(long)]
+        password_hash: Option<String>,
+        /// The account has a second factor (allows the shorter MFA minimum length).
+        #[arg(long)]
+        mfa: bool,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum CheckMode {
+    Serve,
+    Demo,
+}
+
+/// Runs the command; the process exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Serve => serve().await,
+        Command::Demo { seed_email } => demo(&seed_email).await,
+        Command::Migrate => migrate_cmd().await,
+        Command::CheckConfig { mode } => check_config(mode),
+        Command::CreateAccount {
+            email,
+            password_stdin,
+            password_hash,
+            mfa,
+        } => create_account(&email, password_stdin, password_hash.as_deref(), mfa).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(c) = e.downcast_ref::<ConfigError>() {
+                eprintln!("resetgate: invalid configuration: {c}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            eprintln!("resetgate: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(mode: Mode) -> anyhow::Result<Config> {
+    Ok(Config::from_env(mode)?)
+}
+
+async fn run_until_drained(config: Config, store: Arc<dyn Store>) -> anyhow::Result<ExitCode> {
+    let mailer = app::mailer_from_config(&config);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let running = app::start(Parts {
+        config,
+        store,
+        mailer,
+        clock,
+    })
+    .await?;
+    println!("resetgate listening on http://{}", running.addr);
+    shutdown::cancel_on_signal(running.shutdown.clone());
+    let drained = running.wait().await?;
+    tracing::info!(drained, "stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve() -> anyhow::Result<ExitCode> {
+    let config = load(Mode::Serve)?;
+    if config.mail.transport == MailTransport::Log {
+        tracing::warn!("RESETGATE_MAIL_TRANSPORT=log: reset links are printed to stdout, not emailed");
+    }
+    tracing::info!(entries = blocklist::len(), params = %config.hash, "password policy loaded");
+    let store = app::store_from_config(&config).await?;
+    run_until_drained(config, store).await
+}
+
+const DEMO_BANNER: &str = "\
+################################################################################
+##  resetgate DEMO MODE: in-memory store, random pepper, mail printed here.   ##
+##  NOTHING IS DURABLE: every account, token and session is lost on exit.     ##
+##  For production run `resetgate serve` with RESETGATE_DATABASE_URL set.     ##
+################################################################################";
+
+async fn demo(seed_email: &str) -> anyhow::Result<ExitCode> {
+    let config = load(Mode::Demo)?;
+    eprintln!("{DEMO_BANNER}");
+    tracing::warn!("demo mode: in-memory store, nothing is durable");
+    let store = Arc::new(MemoryStore::new());
+    let email = EmailAddress::parse(seed_email)
+        .map_err(|_| anyhow::anyhow!("--seed-email {seed_email:?} is not an email address"))?;
+    store
+        .create_account(
+            NewAccount {
+                email: email.clone(),
+                password_hash: None,
+                mfa_enabled: false,
+            },
+            SystemClock.now(),
+        )
+        .await?;
+    println!("resetgate demo: seeded account {email} (no password yet: reset it)");
+    run_until_drained(config, store).await
+}
+
+async fn migrate_cmd() -> anyhow::Result<ExitCode> {
+    let config = load(Mode::Migrate)?;
+    let store = app::postgres_from_config(&config, false).await?;
+    let n = migrate::run(store.pool()).await.context("applying migrations")?;
+    println!("applied {n} migration(s); schema is up to date");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_config(mode: CheckMode) -> anyhow::Result<ExitCode> {
+    let config = load(match mode {
+        CheckMode::Serve => Mode::Serve,
+        CheckMode::Demo => Mode::Demo,
+    })?;
+    print!("{config}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn create_account(
+    email: &str,
+    password_stdin: bool,
+    password_hash: Option<&str>,
+    mfa: bool,
+) -> anyhow::Result<ExitCode> {
+    let config = load(Mode::Admin)?;
+    let email =
+        EmailAddress::parse(email).map_err(|_| anyhow::anyhow!("{email:?} is not an email address"))?;
+    let hash = match (password_stdin, password_hash) {
+        (true, _) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_to_string(&mut line)
+                .context("reading the password from stdin")?;
+            let raw = line.trim_end_matches(['\n', '\r']);
+            let password = config
+                .policy
+                .parse(raw, &email, mfa)
+                .map_err(|v| anyhow::anyhow!("password refused ({}): {v}", v.code()))?;
+            let hasher = Hasher::new(config.pepper.clone(), config.hash, 1)?;
+            Some(hasher.hash(password).await?)
+        }
+        (false, Some(phc)) => {
+            Some(PhcString::parse(phc).map_err(|e| anyhow::anyhow!("--password-hash: {e}"))?)
+        }
+        (false, None) => None,
+    };
+    let store = app::postgres_from_config(
+        &config,
+        config.database.as_ref().is_some_and(|d| d.migrate_on_start),
+    )
+    .await?;
+    match store
+        .create_account(
+            NewAccount {
+                email: email.clone(),
+                password_hash: hash,
+                mfa_enabled: mfa,
+            },
+            SystemClock.now(),
+        )
+        .await
+    {
+        Ok(id) => {
+            println!("created account {id} for {email}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(StoreError::AccountExists) => bail!("an account for {email} already exists"),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,64 @@
+//! POST /v1/password-reset/request and /v1/password-reset/confirm.
+
+use std::sync::Arc;
+
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::errors::{json_response, Error, HttpResponse};
+use crate::http::extract;
+use crate::http::state::AppState;
+use crate::reset::email::EmailAddress;
+use crate::reset::token::BearerToken;
+use crate::secret::SecretString;
+
+#[derive(Deserialize)]
+struct ResetRequest {
+    email: String,
+}
+
+#[derive(Deserialize)]
+struct ResetConfirm {
+    token: String,
+    new_password: SecretString,
+    /// Signing out everywhere is the safe default after a reset: whoever knew the old password
+    /// may hold a session.
+    #[serde(default = "yes")]
+    sign_out_everywhere: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The same status and body whether or not the account exists.
+pub async fn request(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
+    let body: ResetRequest = extract::json(req, state.body_limit).await?;
+    let email = EmailAddress::parse(&body.email).map_err(|e| Error::BadRequest {
+        code: "invalid_email",
+        message: e.to_string(),
+    })?;
+    state.service.request_reset(&email).await?;
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &json!({
+            "status": "accepted",
+            "message": "If an account exists for this address, a reset link is on its way."
+        }),
+    ))
+}
+
+pub async fn confirm(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
+    let body: ResetConfirm = extract::json(req, state.body_limit).await?;
+    let token = BearerToken::parse(&body.token).map_err(|_| Error::TokenInvalid)?;
+    state
+        .service
+        .confirm_reset(&token, &body.new_password, body.sign_out_everywhere)
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "status": "password_changed", "signed_out_everywhere": body.sign_out_everywhere }),
+    ))
+}

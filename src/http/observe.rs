@@ -1,0 +1,118 @@
+//! The outermost layer: gives every request an id (kept from `x-request-id` when sane, else a new
+//! UUID), runs it inside a tracing span, echoes the id in the response, and records HTTP metrics.
+//! Outermost so that even shed and timed-out requests are counted and traceable.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::header::HeaderValue;
+use http::Request;
+use tower::{Layer, Service};
+use tracing::Instrument as _;
+
+use super::errors::HttpResponse;
+use super::router::route_label;
+use crate::metrics::Metrics;
+
+const REQUEST_ID: &str = "x-request-id";
+
+#[derive(Clone)]
+pub struct ObserveLayer {
+    pub metrics: Arc<Metrics>,
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe {
+            inner,
+            metrics: Arc::clone(&self.metrics),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Observe<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+/// An incoming id is kept only if it is short printable ASCII: it lands in logs and headers.
+fn request_id<B>(req: &Request<B>) -> HeaderValue {
+    req.headers()
+        .get(REQUEST_ID)
+        .filter(|v| v.len() <= 64 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+                .unwrap_or(HeaderValue::from_static("invalid"))
+        })
+}
+
+fn status_class(status: http::StatusCode) -> &'static str {
+    match status.as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+impl<S, B> Service<Request<B>> for Observe<S>
+where
+    S: Service<Request<B>, Response = HttpResponse> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        // The clone that was polled ready serves this call; a fresh clone waits for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let metrics = Arc::clone(&self.metrics);
+        let id = request_id(&req);
+        let route = route_label(req.uri().path());
+        let span = tracing::info_span!(
+            "request",
+            id = id.to_str().unwrap_or("-"),
+            method = %req.method(),
+            route,
+        );
+        Box::pin(
+            async move {
+                let started = Instant::now();
+                let mut resp = inner.call(req).await?;
+                let elapsed = started.elapsed();
+                let status = resp.status();
+                metrics
+                    .http_requests
+                    .with_label_values(&[route, status_class(status)])
+                    .inc();
+                metrics
+                    .http_duration
+                    .with_label_values(&[route])
+                    .observe(elapsed.as_secs_f64());
+                tracing::info!(
+                    status = status.as_u16(),
+                    ms = elapsed.as_secs_f64() * 1e3,
+                    "served"
+                );
+                resp.headers_mut().insert(REQUEST_ID, id);
+                Ok(resp)
+            }
+            .instrument(span),
+        )
+    }
+}

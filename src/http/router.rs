@@ -1,0 +1,74 @@
+//! Method + path dispatch. Hand-written: seven fixed routes need no routing crate, and the same
+//! table gives the bounded `route` label for metrics.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Method, Request};
+use hyper::body::Incoming;
+
+use super::errors::{Error, HttpResponse};
+use super::handlers::{ops, reset, session};
+use super::state::AppState;
+
+/// Route names for metrics and logs; anything else is "unmatched", so labels stay bounded.
+#[must_use]
+pub fn route_label(path: &str) -> &'static str {
+    match path {
+        "/v1/password-reset/request" => "reset_request",
+        "/v1/password-reset/confirm" => "reset_confirm",
+        "/v1/login" => "login",
+        "/v1/session" => "session",
+        "/livez" => "livez",
+        "/readyz" => "readyz",
+        "/metrics" => "metrics",
+        _ => "unmatched",
+    }
+}
+
+#[derive(Clone)]
+pub struct Router {
+    state: Arc<AppState>,
+}
+
+impl Router {
+    #[must_use]
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+}
+
+async fn dispatch(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
+    let method = req.method().clone();
+    let allow = match route_label(req.uri().path()) {
+        "reset_request" if method == Method::POST => return reset::request(state, req).await,
+        "reset_confirm" if method == Method::POST => return reset::confirm(state, req).await,
+        "login" if method == Method::POST => return session::login(state, req).await,
+        "session" if method == Method::GET => return session::current(state, req).await,
+        "livez" if method == Method::GET => return Ok(ops::livez()),
+        "readyz" if method == Method::GET => return ops::readyz(state).await,
+        "metrics" if method == Method::GET => return Ok(ops::metrics(&state)),
+        "reset_request" | "reset_confirm" | "login" => "POST",
+        "session" | "livez" | "readyz" | "metrics" => "GET",
+        _ => return Err(Error::NotFound),
+    };
+    Err(Error::MethodNotAllowed(allow))
+}
+
+impl tower::Service<Request<Incoming>> for Router {
+    type Response = HttpResponse;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+        let state = Arc::clone(&self.state);
+        Box::pin(async move { Ok(dispatch(state, req).await.unwrap_or_else(Error::into_response)) })
+    }
+}

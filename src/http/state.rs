@@ -1,0 +1,16 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+use crate::reset::service::ResetService;
+
+pub struct AppState {
+    pub service: ResetService,
+    pub metrics: Arc<Metrics>,
+    pub body_limit: usize,
+    /// Cancelled when shutdown starts; /readyz reports 503 from that moment.
+    pub shutdown: CancellationToken,
+}

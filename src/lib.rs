@@ -1,0 +1,32 @@
+//! resetgate: a load-resilient password-reset gateway.
+//!
+//! How a request flows through the modules:
+//!
+//! ```text
+//! http::server (hyper accept loop, graceful drain)
+//!   -> http::stack (observe -> timeout -> load shed -> concurrency limit)
+//!   -> http::router -> http::handlers::{reset, session, ops}
+//!        parse input into domain types (reset::email, reset::token, reset::password)
+//!   -> reset::service (the flows: request, confirm, login, session)
+//!        -> hashing::hasher (argon2id off the runtime)
+//!        -> storage::store (PostgreSQL or in-memory; one transaction per operation)
+//!             writes mail into the outbox table
+//!   <- http::errors (the one place errors become responses)
+//!
+//! mail::outbox::Dispatcher (background task) -> mail::templates -> mail::transport
+//! ```
+//!
+//! `app` wires these together; `cli` and `config` are the operator's entry points.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod hashing;
+pub mod http;
+pub mod mail;
+pub mod metrics;
+pub mod reset;
+pub mod secret;
+pub mod shutdown;
+pub mod storage;

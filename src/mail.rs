@@ -1,0 +1,6 @@
+//! Outgoing email: the durable outbox dispatcher, templates, token sealing and transports.
+
+pub mod outbox;
+pub mod seal;
+pub mod templates;
+pub mod transport;

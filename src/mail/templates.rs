@@ -1,0 +1,97 @@
+//! Email bodies. Links are built from the configured public base URL only, never from a request's
+//! Host header, so a forged Host cannot redirect a reset link to an attacker's site.
+
+use std::fmt;
+
+use url::Url;
+
+use crate::reset::email::EmailAddress;
+use crate::secret::SecretString;
+
+pub struct Email {
+    pub to: EmailAddress,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The body may hold a reset link: never print it.
+        f.debug_struct("Email")
+            .field("to", &self.to)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Templates {
+    base_url: Url,
+    token_ttl_minutes: i64,
+}
+
+impl Templates {
+    #[must_use]
+    pub fn new(base_url: Url, token_ttl_minutes: i64) -> Self {
+        Self {
+            base_url,
+            token_ttl_minutes,
+        }
+    }
+
+    /// The token goes in the fragment: browsers never send it to a server or in a Referer header,
+    /// so it stays out of access logs; the page's script posts it to the confirm endpoint.
+    #[must_use]
+    pub fn reset_link(&self, token: &SecretString) -> String {
+        let mut url = self
+            .base_url
+            .join("reset")
+            .unwrap_or_else(|_| self.base_url.clone());
+        url.set_fragment(Some(&format!("token={}", token.expose())));
+        url.to_string()
+    }
+
+    #[must_use]
+    pub fn password_reset(&self, to: EmailAddress, token: &SecretString) -> Email {
+        let link = self.reset_link(token);
+        let ttl = self.token_ttl_minutes;
+        Email {
+            to,
+            subject: "Reset your password".into(),
+            text: format!(
+                "Someone asked to reset the password of this account.\n\n\
+                 To choose a new password, open this link within {ttl} minutes:\n\n{link}\n\n\
+                 The link works once. If you did not ask for this, ignore this email: \
+                 your password has not changed.\n"
+            ),
+            html: format!(
+                "<p>Someone asked to reset the password of this account.</p>\
+                 <p>To choose a new password, open this link within {ttl} minutes:</p>\
+                 <p><a href=\"{link}\">Reset your password</a></p>\
+                 <p>The link works once. If you did not ask for this, ignore this email: \
+                 your password has not changed.</p>"
+            ),
+        }
+    }
+
+    #[must_use]
+    pub fn password_changed(&self, to: EmailAddress) -> Email {
+        let forgot = self
+            .base_url
+            .join("forgot")
+            .unwrap_or_else(|_| self.base_url.clone());
+        Email {
+            to,
+            subject: "Your password was changed".into(),
+            text: format!(
+                "The password of this account was just changed.\n\n\
+                 If this was not you, reset it now at {forgot} and contact support.\n"
+            ),
+            html: format!(
+                "<p>The password of this account was just changed.</p>\
+                 <p>If this was not you, <a href=\"{forgot}\">reset it now</a> and contact support.</p>"
+            ),
+        }
+    }
+}

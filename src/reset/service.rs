@@ -1,0 +1,180 @@
+//! The reset and login flows. Pure orchestration over the [`Store`], the [`Hasher`] and the clock;
+//! it knows nothing of HTTP.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::email::EmailAddress;
+use super::password::{normalize, PasswordPolicy, PolicyViolation, HARD_MAX_BYTES};
+use super::token::BearerToken;
+use crate::clock::Clock;
+use crate::hashing::hasher::{HashError, Hasher};
+use crate::mail::seal::Sealer;
+use crate::metrics::Metrics;
+use crate::secret::SecretString;
+use crate::storage::store::{CompletedReset, MailKind, NewMail, NewSession, SessionInfo, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("reset token is invalid, used or expired")]
+    TokenInvalid,
+    #[error(transparent)]
+    Policy(#[from] PolicyViolation),
+    #[error("email or password is wrong")]
+    InvalidCredentials,
+    #[error("session is invalid or expired")]
+    SessionInvalid,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
+pub struct ResetService {
+    pub store: Arc<dyn Store>,
+    pub hasher: Hasher,
+    pub sealer: Sealer,
+    pub clock: Arc<dyn Clock>,
+    pub policy: PasswordPolicy,
+    pub token_ttl: Duration,
+    pub session_ttl: Duration,
+    pub reset_floor: Duration,
+    pub metrics: Arc<Metrics>,
+}
+
+fn chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+impl ResetService {
+    /// Starts a reset for `email` if it has an account. Known and unknown addresses run the same
+    /// code up to the store write and then wait out the same floor, so neither the response nor its
+    /// timing says whether the account exists.
+    ///
+    /// # Errors
+    /// Only when the store is unavailable or broken.
+    pub async fn request_reset(&self, email: &EmailAddress) -> Result<(), Error> {
+        let started = Instant::now();
+        let result = self.request_reset_inner(email).await;
+        let elapsed = started.elapsed();
+        if elapsed > self.reset_floor {
+            self.metrics.timing_floor_exceeded.inc();
+        } else {
+            tokio::time::sleep(self.reset_floor - elapsed).await;
+        }
+        result
+    }
+
+    async fn request_reset_inner(&self, email: &EmailAddress) -> Result<(), Error> {
+        // Generated and sealed for every request, account or not, so both paths do the same work.
+        let token = BearerToken::generate();
+        let digest = token.digest();
+        let sealed = self.sealer.seal(token.expose(), email);
+        let now = self.clock.now();
+        let Some(account) = self.store.account_by_email(email).await? else {
+            self.metrics
+                .reset_requests
+                .with_label_values(&["unknown_account"])
+                .inc();
+            return Ok(());
+        };
+        let mail = NewMail {
+            kind: MailKind::PasswordReset,
+            recipient: account.email.clone(),
+            sealed_secret: Some(sealed),
+        };
+        self.store
+            .issue_reset_token(account.id, &digest, now + chrono(self.token_ttl), mail, now)
+            .await?;
+        self.metrics.reset_requests.with_label_values(&["issued"]).inc();
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token.
+    ///
+    /// # Errors
+    /// [`Error::TokenInvalid`] for a bad, used or expired token (checked before any hashing),
+    /// [`Error::Policy`] for a password the policy refuses (the token stays usable).
+    pub async fn confirm_reset(
+        &self,
+        token: &BearerToken,
+        new_password: &SecretString,
+        sign_out_everywhere: bool,
+    ) -> Result<(), Error> {
+        let digest = token.digest();
+        let account = self
+            .store
+            .account_for_reset_token(&digest, self.clock.now())
+            .await?
+            .ok_or(Error::TokenInvalid)?;
+        let password = self
+            .policy
+            .parse(new_password.expose(), &account.email, account.mfa_enabled)?;
+        let started = Instant::now();
+        let new_hash = self.hasher.hash(password).await?;
+        self.metrics.observe_hash("hash", started.elapsed().as_secs_f64());
+        let committed = self
+            .store
+            .complete_reset(CompletedReset {
+                token: &digest,
+                account_id: account.id,
+                new_hash: &new_hash,
+                sign_out_everywhere,
+                notice: NewMail {
+                    kind: MailKind::PasswordChanged,
+                    recipient: account.email.clone(),
+                    sealed_secret: None,
+                },
+                now: self.clock.now(),
+            })
+            .await?;
+        if !committed {
+            // Used by a concurrent confirm or expired while we hashed.
+            return Err(Error::TokenInvalid);
+        }
+        self.metrics.resets_completed.inc();
+        Ok(())
+    }
+
+    /// Verifies a password and opens a session. Unknown accounts and accounts without a password
+    /// verify against a dummy hash, so every login costs one argon2 computation.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCredentials`] whenever the email/password pair does not match.
+    pub async fn login(&self, email: &EmailAddress, password: &SecretString) -> Result<BearerToken, Error> {
+        if password.expose().len() > HARD_MAX_BYTES {
+            // Bounds hashing cost; depends only on the input, so it reveals nothing about accounts.
+            return Err(Error::InvalidCredentials);
+        }
+        let account = self.store.account_by_email(email).await?;
+        let stored = account.as_ref().and_then(|a| a.password_hash.clone());
+        let started = Instant::now();
+        let ok = self.hasher.verify(normalize(password.expose()), stored).await?;
+        self.metrics
+            .observe_hash("verify", started.elapsed().as_secs_f64());
+        let Some(account) = account.filter(|_| ok) else {
+            return Err(Error::InvalidCredentials);
+        };
+        let session = BearerToken::generate();
+        let now = self.clock.now();
+        self.store
+            .create_session(NewSession {
+                digest: &session.digest(),
+                account_id: account.id,
+                epoch: account.session_epoch,
+                now,
+                expires_at: now + chrono(self.session_ttl),
+            })
+            .await?;
+        Ok(session)
+    }
+
+    /// # Errors
+    /// [`Error::SessionInvalid`] when the session is unknown, expired or revoked.
+    pub async fn session(&self, token: &BearerToken) -> Result<SessionInfo, Error> {
+        self.store
+            .live_session(&token.digest(), self.clock.now())
+            .await?
+            .ok_or(Error::SessionInvalid)
+    }
+}

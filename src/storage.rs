@@ -1,0 +1,6 @@
+//! Persistence: the [`store::Store`] trait and its PostgreSQL and in-memory implementations.
+
+pub mod memory;
+pub mod migrate;
+pub mod postgres;
+pub mod store;

@@ -1,0 +1,285 @@
+//! The demo store: everything in process memory behind one lock, lost on exit. Each method takes
+//! the lock once, so every operation is as atomic as its PostgreSQL counterpart. The lock is never
+//! held across an `.await` (there is none inside).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+
+use super::store::{
+    Account, AccountId, CompletedReset, NewAccount, NewMail, NewSession, OutboxMessage, SessionInfo, Store,
+    StoreError,
+};
+use crate::reset::email::EmailAddress;
+use crate::reset::token::TokenDigest;
+
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    next_account: AccountId,
+    accounts: HashMap<AccountId, Account>,
+    by_email: HashMap<EmailAddress, AccountId>,
+    /// account -> its one token
+    tokens: HashMap<AccountId, Token>,
+    sessions: HashMap<TokenDigest, Session>,
+    next_mail: i64,
+    outbox: Vec<Mail>,
+}
+
+struct Token {
+    digest: TokenDigest,
+    expires_at: DateTime<Utc>,
+    used: bool,
+}
+
+struct Session {
+    account_id: AccountId,
+    epoch: i64,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(PartialEq, Eq)]
+enum MailStatus {
+    Pending,
+    Sent,
+    Dead,
+}
+
+struct Mail {
+    id: i64,
+    new: NewMail,
+    status: MailStatus,
+    attempts: i32,
+    available_at: DateTime<Utc>,
+}
+
+impl Inner {
+    fn enqueue(&mut self, new: NewMail, now: DateTime<Utc>) {
+        self.next_mail += 1;
+        self.outbox.push(Mail {
+            id: self.next_mail,
+            new,
+            status: MailStatus::Pending,
+            attempts: 0,
+            available_at: now,
+        });
+    }
+
+    /// Scans every token with a constant-time compare: the demo store has no index, and a scan
+    /// that stops at the first differing byte would leak timing.
+    fn live_token(&self, digest: &TokenDigest, now: DateTime<Utc>) -> Option<AccountId> {
+        let mut found = None;
+        for (account, t) in &self.tokens {
+            if t.digest.ct_eq(digest) && !t.used && t.expires_at > now {
+                found = Some(*account);
+            }
+        }
+        found
+    }
+
+    fn mail(&mut self, id: i64) -> Result<&mut Mail, StoreError> {
+        self.outbox
+            .iter_mut()
+            .find(|m| m.id == id)
+            .ok_or_else(|| StoreError::Internal(format!("no outbox message {id}")))
+    }
+}
+
+impl MemoryStore {
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn create_account(&self, new: NewAccount, _now: DateTime<Utc>) -> Result<AccountId, StoreError> {
+        let mut g = self.inner.lock();
+        if g.by_email.contains_key(&new.email) {
+            return Err(StoreError::AccountExists);
+        }
+        g.next_account += 1;
+        let id = g.next_account;
+        g.by_email.insert(new.email.clone(), id);
+        g.accounts.insert(
+            id,
+            Account {
+                id,
+                email: new.email,
+                password_hash: new.password_hash,
+                mfa_enabled: new.mfa_enabled,
+                session_epoch: 0,
+            },
+        );
+        Ok(id)
+    }
+
+    async fn account_by_email(&self, email: &EmailAddress) -> Result<Option<Account>, StoreError> {
+        let g = self.inner.lock();
+        Ok(g.by_email.get(email).and_then(|id| g.accounts.get(id)).cloned())
+    }
+
+    async fn issue_reset_token(
+        &self,
+        account_id: AccountId,
+        token: &TokenDigest,
+        expires_at: DateTime<Utc>,
+        mail: NewMail,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut g = self.inner.lock();
+        if !g.accounts.contains_key(&account_id) {
+            return Err(StoreError::Internal(format!("no account {account_id}")));
+        }
+        g.tokens.insert(
+            account_id,
+            Token {
+                digest: *token,
+                expires_at,
+                used: false,
+            },
+        );
+        g.enqueue(mail, now);
+        Ok(())
+    }
+
+    async fn account_for_reset_token(
+        &self,
+        token: &TokenDigest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Account>, StoreError> {
+        let g = self.inner.lock();
+        Ok(g.live_token(token, now)
+            .and_then(|id| g.accounts.get(&id))
+            .cloned())
+    }
+
+    async fn complete_reset(&self, reset: CompletedReset<'_>) -> Result<bool, StoreError> {
+        let mut g = self.inner.lock();
+        if g.live_token(reset.token, reset.now) != Some(reset.account_id) {
+            return Ok(false);
+        }
+        let Some(account) = g.accounts.get_mut(&reset.account_id) else {
+            return Ok(false);
+        };
+        account.password_hash = Some(reset.new_hash.clone());
+        if reset.sign_out_everywhere {
+            account.session_epoch += 1;
+        }
+        if let Some(t) = g.tokens.get_mut(&reset.account_id) {
+            t.used = true;
+        }
+        if reset.sign_out_everywhere {
+            g.sessions.retain(|_, s| s.account_id != reset.account_id);
+        }
+        g.enqueue(reset.notice, reset.now);
+        Ok(true)
+    }
+
+    async fn create_session(&self, s: NewSession<'_>) -> Result<(), StoreError> {
+        self.inner.lock().sessions.insert(
+            *s.digest,
+            Session {
+                account_id: s.account_id,
+                epoch: s.epoch,
+                expires_at: s.expires_at,
+            },
+        );
+        Ok(())
+    }
+
+    async fn live_session(
+        &self,
+        digest: &TokenDigest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionInfo>, StoreError> {
+        let g = self.inner.lock();
+        let Some(s) = g.sessions.get(digest) else {
+            return Ok(None);
+        };
+        let epoch = g.accounts.get(&s.account_id).map(|a| a.session_epoch);
+        Ok(
+            (s.expires_at > now && epoch == Some(s.epoch)).then_some(SessionInfo {
+                account_id: s.account_id,
+                expires_at: s.expires_at,
+            }),
+        )
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: chrono::Duration,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let mut g = self.inner.lock();
+        let mut due: Vec<&mut Mail> = g
+            .outbox
+            .iter_mut()
+            .filter(|m| m.status == MailStatus::Pending && m.available_at <= now)
+            .collect();
+        due.sort_by_key(|m| (m.available_at, m.id));
+        Ok(due
+            .into_iter()
+            .take(limit)
+            .map(|m| {
+                m.available_at = now + lease;
+                OutboxMessage {
+                    id: m.id,
+                    kind: m.new.kind,
+                    recipient: m.new.recipient.clone(),
+                    sealed_secret: m.new.sealed_secret.clone(),
+                    attempts: m.attempts,
+                }
+            })
+            .collect())
+    }
+
+    async fn outbox_sent(&self, id: i64, _now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut g = self.inner.lock();
+        g.mail(id)?.status = MailStatus::Sent;
+        // Nothing reads a sent message again; dropping it keeps a long demo's memory flat.
+        g.outbox.retain(|m| m.status != MailStatus::Sent);
+        Ok(())
+    }
+
+    async fn outbox_failed(
+        &self,
+        id: i64,
+        _error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let mut g = self.inner.lock();
+        let m = g.mail(id)?;
+        m.attempts += 1;
+        match retry_at {
+            Some(at) => m.available_at = at,
+            None => {
+                m.status = MailStatus::Dead;
+                m.new.sealed_secret = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn outbox_backlog(&self) -> Result<i64, StoreError> {
+        let g = self.inner.lock();
+        let n = g
+            .outbox
+            .iter()
+            .filter(|m| m.status == MailStatus::Pending)
+            .count();
+        Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+}

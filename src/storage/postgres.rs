@@ -1,0 +1,391 @@
+//! The production store: PostgreSQL through a deadpool pool. Pool waits and connects are bounded by
+//! the acquire timeout, so an outage turns into a fast `Unavailable` (503) instead of a hang.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{NoTls, Row};
+
+use super::store::{
+    Account, AccountId, CompletedReset, MailKind, NewAccount, NewMail, NewSession, OutboxMessage,
+    SessionInfo, Store, StoreError,
+};
+use crate::hashing::hasher::PhcString;
+use crate::reset::email::EmailAddress;
+use crate::reset::token::TokenDigest;
+
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+pub(crate) fn pool_error(e: PoolError) -> StoreError {
+    match e {
+        PoolError::Backend(e) => db_error(e),
+        // Timeouts, closed pool, failed connect: all mean "try again later".
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
+    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        return StoreError::AccountExists;
+    }
+    // No SQLSTATE means the failure was in the connection, not the statement.
+    if e.is_closed() || e.code().is_none() {
+        return StoreError::Unavailable(e.to_string());
+    }
+    match e.code() {
+        Some(c) if c.code().starts_with("08") || c.code().starts_with("57") => {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+fn account_from_row(row: &Row) -> Result<Account, StoreError> {
+    let email: String = row.get("email");
+    let hash: Option<String> = row.get("password_hash");
+    Ok(Account {
+        id: row.get("id"),
+        email: EmailAddress::parse(&email)
+            .map_err(|_| StoreError::Internal("stored email does not parse".into()))?,
+        password_hash: hash
+            .map(|h| PhcString::parse(&h))
+            .transpose()
+            .map_err(|_| StoreError::Internal("stored password hash does not parse".into()))?,
+        mfa_enabled: row.get("mfa_enabled"),
+        session_epoch: row.get("session_epoch"),
+    })
+}
+
+fn digest_from_row(row: &Row, column: &str) -> Result<TokenDigest, StoreError> {
+    let bytes: Vec<u8> = row.get(column);
+    let arr: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Internal("stored digest is not 32 bytes".into()))?;
+    Ok(TokenDigest::from_bytes(arr))
+}
+
+const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.password_hash, a.mfa_enabled, a.session_epoch";
+
+const INSERT_OUTBOX: &str = "INSERT INTO outbox (kind, recipient, sealed_secret, created_at, available_at)
+     VALUES ($1, $2, $3, $4, $4)";
+
+impl PostgresStore {
+    /// Builds the pool without connecting; the first query (or readiness probe) connects.
+    ///
+    /// # Errors
+    /// When the URL does not parse.
+    pub fn connect(url: &str, max_size: usize, acquire_timeout: Duration) -> Result<Self, StoreError> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| StoreError::Internal(format!("invalid database URL: {e}")))?;
+        config.connect_timeout(acquire_timeout);
+        config.application_name("resetgate");
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(acquire_timeout))
+            .create_timeout(Some(acquire_timeout))
+            .recycle_timeout(Some(acquire_timeout))
+            .build()
+            .map_err(|e| StoreError::Internal(format!("cannot build pool: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    #[must_use]
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(pool_error)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .simple_query("SELECT 1")
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn create_account(&self, new: NewAccount, now: DateTime<Utc>) -> Result<AccountId, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "INSERT INTO accounts (email, password_hash, mfa_enabled, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $4) RETURNING id",
+                &[
+                    &new.email.as_str(),
+                    &new.password_hash.as_ref().map(PhcString::as_str),
+                    &new.mfa_enabled,
+                    &now,
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(row.get(0))
+    }
+
+    async fn account_by_email(&self, email: &EmailAddress) -> Result<Option<Account>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.email = $1"),
+                &[&email.as_str()],
+            )
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn issue_reset_token(
+        &self,
+        account_id: AccountId,
+        token: &TokenDigest,
+        expires_at: DateTime<Utc>,
+        mail: NewMail,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        tx.execute(
+            "INSERT INTO reset_tokens (account_id, token_hash, created_at, expires_at, used_at)
+             VALUES ($1, $2, $3, $4, NULL)
+             ON CONFLICT (account_id) DO UPDATE
+             SET token_hash = EXCLUDED.token_hash, created_at = EXCLUDED.created_at,
+                 expires_at = EXCLUDED.expires_at, used_at = NULL",
+            &[&account_id, &token.as_bytes().as_slice(), &now, &expires_at],
+        )
+        .await
+        .map_err(db_error)?;
+        tx.execute(
+            INSERT_OUTBOX,
+            &[
+                &mail.kind.as_str(),
+                &mail.recipient.as_str(),
+                &mail.sealed_secret,
+                &now,
+            ],
+        )
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn account_for_reset_token(
+        &self,
+        token: &TokenDigest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Account>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "SELECT {ACCOUNT_COLUMNS}, t.token_hash FROM reset_tokens t
+                     JOIN accounts a ON a.id = t.account_id
+                     WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2"
+                ),
+                &[&token.as_bytes().as_slice(), &now],
+            )
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        // The index lookup already matched; the constant-time compare is defence in depth against
+        // a future query change (e.g. a prefix match) silently weakening the check.
+        if !digest_from_row(&row, "token_hash")?.ct_eq(token) {
+            return Ok(None);
+        }
+        account_from_row(&row).map(Some)
+    }
+
+    async fn complete_reset(&self, reset: CompletedReset<'_>) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let consumed = tx
+            .execute(
+                "UPDATE reset_tokens SET used_at = $2
+                 WHERE token_hash = $1 AND account_id = $3 AND used_at IS NULL AND expires_at > $2",
+                &[&reset.token.as_bytes().as_slice(), &reset.now, &reset.account_id],
+            )
+            .await
+            .map_err(db_error)?;
+        if consumed != 1 {
+            // Lost a race with another confirm, or expired while we hashed: change nothing.
+            tx.rollback().await.map_err(db_error)?;
+            return Ok(false);
+        }
+        tx.execute(
+            "UPDATE accounts SET password_hash = $1, updated_at = $2,
+                 session_epoch = session_epoch + CASE WHEN $3 THEN 1 ELSE 0 END
+             WHERE id = $4",
+            &[
+                &reset.new_hash.as_str(),
+                &reset.now,
+                &reset.sign_out_everywhere,
+                &reset.account_id,
+            ],
+        )
+        .await
+        .map_err(db_error)?;
+        if reset.sign_out_everywhere {
+            // The epoch bump already invalidates them; deleting keeps the table small.
+            tx.execute("DELETE FROM sessions WHERE account_id = $1", &[&reset.account_id])
+                .await
+                .map_err(db_error)?;
+        }
+        let n = reset.notice;
+        tx.execute(
+            INSERT_OUTBOX,
+            &[
+                &n.kind.as_str(),
+                &n.recipient.as_str(),
+                &n.sealed_secret,
+                &reset.now,
+            ],
+        )
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn create_session(&self, s: NewSession<'_>) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO sessions (token_hash, account_id, epoch, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &s.digest.as_bytes().as_slice(),
+                    &s.account_id,
+                    &s.epoch,
+                    &s.now,
+                    &s.expires_at,
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn live_session(
+        &self,
+        digest: &TokenDigest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionInfo>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT s.account_id, s.expires_at FROM sessions s
+                 JOIN accounts a ON a.id = s.account_id
+                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.epoch = a.session_epoch",
+                &[&digest.as_bytes().as_slice(), &now],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(row.map(|r| SessionInfo {
+            account_id: r.get(0),
+            expires_at: r.get(1),
+        }))
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: chrono::Duration,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let client = self.client().await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // SKIP LOCKED lets several dispatchers (replicas) claim disjoint batches without waiting.
+        let rows = client
+            .query(
+                "WITH due AS (
+                     SELECT id FROM outbox
+                     WHERE status = 'pending' AND available_at <= $1
+                     ORDER BY available_at, id
+                     LIMIT $2
+                     FOR UPDATE SKIP LOCKED)
+                 UPDATE outbox o SET available_at = $3
+                 FROM due WHERE o.id = due.id
+                 RETURNING o.id, o.kind, o.recipient, o.sealed_secret, o.attempts",
+                &[&now, &limit, &(now + lease)],
+            )
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.get(1);
+                let recipient: String = r.get(2);
+                Ok(OutboxMessage {
+                    id: r.get(0),
+                    kind: MailKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Internal(format!("unknown outbox kind {kind}")))?,
+                    recipient: EmailAddress::parse(&recipient)
+                        .map_err(|_| StoreError::Internal("stored recipient does not parse".into()))?,
+                    sealed_secret: r.get(3),
+                    attempts: r.get(4),
+                })
+            })
+            .collect()
+    }
+
+    async fn outbox_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE outbox SET status = 'sent', sent_at = $2, sealed_secret = NULL WHERE id = $1",
+                &[&id, &now],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn outbox_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2,
+                     status = CASE WHEN $3::timestamptz IS NULL THEN 'dead' ELSE 'pending' END,
+                     available_at = COALESCE($3, available_at),
+                     sealed_secret = CASE WHEN $3::timestamptz IS NULL THEN NULL ELSE sealed_secret END
+                 WHERE id = $1",
+                &[&id, &error, &retry_at],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn outbox_backlog(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT count(*) FROM outbox WHERE status = 'pending'", &[])
+            .await
+            .map_err(db_error)?;
+        Ok(row.get(0))
+    }
+}

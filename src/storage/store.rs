@@ -1,0 +1,179 @@
+//! The storage boundary: every operation the service needs, each one atomic. Two implementations
+//! exist, PostgreSQL (production) and in-memory (demo), and the same API test suite runs on both.
+//!
+//! Every method that decides on expiry takes `now` from the caller's clock, never from the
+//! database, so tests can move time and both stores agree.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::hashing::hasher::PhcString;
+use crate::reset::email::EmailAddress;
+use crate::reset::token::TokenDigest;
+
+pub type AccountId = i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached in time (pool wait, connect, network). Clients get a
+    /// fast 503: retrying later is the right move.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("account already exists")]
+    AccountExists,
+    /// Anything else: a bug or a schema mismatch. Clients get a 500 without detail.
+    #[error("store error: {0}")]
+    Internal(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: AccountId,
+    pub email: EmailAddress,
+    pub password_hash: Option<PhcString>,
+    pub mfa_enabled: bool,
+    /// Sessions carry the epoch they were issued under; bumping it signs out every session.
+    pub session_epoch: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub email: EmailAddress,
+    pub password_hash: Option<PhcString>,
+    pub mfa_enabled: bool,
+}
+
+/// What the outbox carries. The mailer renders it at send time; a reset link's token is sealed
+/// (encrypted) so the table never holds a usable token in the clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    PasswordReset,
+    PasswordChanged,
+}
+
+impl MailKind {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PasswordReset => "password_reset",
+            Self::PasswordChanged => "password_changed",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "password_reset" => Some(Self::PasswordReset),
+            "password_changed" => Some(Self::PasswordChanged),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMail {
+    pub kind: MailKind,
+    pub recipient: EmailAddress,
+    pub sealed_secret: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub kind: MailKind,
+    pub recipient: EmailAddress,
+    pub sealed_secret: Option<Vec<u8>>,
+    pub attempts: i32,
+}
+
+/// A reset that passed every check and is ready to commit.
+#[derive(Debug)]
+pub struct CompletedReset<'a> {
+    pub token: &'a TokenDigest,
+    pub account_id: AccountId,
+    pub new_hash: &'a PhcString,
+    pub sign_out_everywhere: bool,
+    pub notice: NewMail,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    pub digest: &'a TokenDigest,
+    pub account_id: AccountId,
+    pub epoch: i64,
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub account_id: AccountId,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip for readiness.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn create_account(&self, new: NewAccount, now: DateTime<Utc>) -> Result<AccountId, StoreError>;
+
+    async fn account_by_email(&self, email: &EmailAddress) -> Result<Option<Account>, StoreError>;
+
+    /// Replaces any earlier token of the account (at most one live token per account) and enqueues
+    /// the reset email, in one transaction: either both happen or neither.
+    async fn issue_reset_token(
+        &self,
+        account_id: AccountId,
+        token: &TokenDigest,
+        expires_at: DateTime<Utc>,
+        mail: NewMail,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The account a token belongs to, if the token is live (not used, not expired). Read-only:
+    /// used to reject bad tokens before paying for a hash.
+    async fn account_for_reset_token(
+        &self,
+        token: &TokenDigest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Account>, StoreError>;
+
+    /// In one transaction: consume the token (only if still live), store the new hash, bump the
+    /// session epoch if asked, and enqueue the notice. `false` when the token was consumed or
+    /// expired in the meantime, in which case nothing changed.
+    async fn complete_reset(&self, reset: CompletedReset<'_>) -> Result<bool, StoreError>;
+
+    async fn create_session(&self, session: NewSession<'_>) -> Result<(), StoreError>;
+
+    /// A session that exists, has not expired, and was issued under the account's current epoch.
+    async fn live_session(
+        &self,
+        digest: &TokenDigest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionInfo>, StoreError>;
+
+    /// Claims up to `limit` due messages for `lease`; a claimed message is invisible to other
+    /// dispatchers until the lease runs out, so a crashed dispatcher's work is retried.
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: chrono::Duration,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Marks a message delivered and forgets its sealed secret.
+    async fn outbox_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Records a failed attempt; `retry_at = None` gives up (the message is dead).
+    async fn outbox_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+
+    /// Messages not yet sent and not dead.
+    async fn outbox_backlog(&self) -> Result<i64, StoreError>;
+}
