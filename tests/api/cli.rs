@@ -1,0 +1,220 @@
+//! The binary itself: demo mode with no database, config errors, migrate and create-account.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+
+use crate::helpers::{spawn_app_on, TestDb, PEPPER};
+
+const BIN: &str = env!("CARGO_BIN_EXE_resetgate");
+
+/// A clean environment: nothing from the developer's shell leaks into the child's config.
+fn resetgate() -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
+
+async fn next_line_containing(lines: &mut Lines, needle: &str) -> String {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        panic!("stdout closed before {needle:?}");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for {needle:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_mode_works_with_no_database() {
+    let mut child = tokio::process::Command::from(resetgate())
+        .args(["demo", "--seed-email", "demo@example.com"])
+        .env("RESETGATE_LISTEN", "127.0.0.1:0")
+        .env("RESETGATE_RESET_FLOOR_MS", "10")
+        .env("RESETGATE_MAIL_POLL_MS", "20")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn resetgate demo");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
+
+    let listening = next_line_containing(&mut stdout, "listening on http://").await;
+    let base = listening
+        .split("listening on ")
+        .nth(1)
+        .expect("address")
+        .trim()
+        .to_owned();
+    let client = reqwest::Client::new();
+
+    let resp = client
+        .post(format!("{base}/v1/password-reset/request"))
+        .json(&json!({ "email": "demo@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let link = next_line_containing(&mut stdout, "#token=").await;
+    let token = link.split("#token=").nth(1).expect("token").trim().to_owned();
+
+    let resp = client
+        .post(format!("{base}/v1/password-reset/confirm"))
+        .json(&json!({ "token": token, "new_password": "correct horse battery staple" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = client
+        .post(format!("{base}/v1/login"))
+        .json(&json!({ "email": "demo@example.com", "password": "correct horse battery staple" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // SIGTERM: drains and exits 0.
+    let pid = child.id().expect("pid").to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+
+    let mut err = String::new();
+    while let Ok(Some(line)) = stderr.next_line().await {
+        err.push_str(&line);
+        err.push('\n');
+    }
+    assert!(err.contains("NOTHING IS DURABLE"), "no loud warning in:\n{err}");
+    assert!(!err.contains(&token), "the reset token reached the logs");
+}
+
+#[test]
+fn check_config_prints_redacted_config_and_exits_64_when_invalid() {
+    let ok = resetgate()
+        .arg("check-config")
+        .env(
+            "RESETGATE_DATABASE_URL",
+            "postgres://app:hunter2@db.internal/resetgate",
+        )
+        .env("RESETGATE_PEPPER", PEPPER)
+        .env("RESETGATE_PUBLIC_BASE_URL", "https://example.com")
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{ok:?}");
+    let out = String::from_utf8(ok.stdout).unwrap();
+    assert!(out.contains("RESETGATE_ARGON2_M_KIB=19456"), "{out}");
+    assert!(out.contains("RESETGATE_PEPPER=[redacted]"), "{out}");
+    assert!(!out.contains(PEPPER) && !out.contains("hunter2"), "{out}");
+
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (&[], "RESETGATE_DATABASE_URL"),
+        (
+            &[
+                ("RESETGATE_DATABASE_URL", "postgres://db/x"),
+                ("RESETGATE_PEPPER", PEPPER),
+                ("RESETGATE_PUBLIC_BASE_URL", "https://example.com"),
+                ("RESETGATE_ARGON2_M_KIB", "4096"),
+            ],
+            "below the minimum",
+        ),
+        (
+            &[
+                ("RESETGATE_DATABASE_URL", "postgres://db/x"),
+                ("RESETGATE_PEPPER", "short"),
+                ("RESETGATE_PUBLIC_BASE_URL", "https://example.com"),
+            ],
+            "RESETGATE_PEPPER",
+        ),
+    ];
+    for (vars, expected) in cases {
+        let out = resetgate()
+            .arg("check-config")
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{vars:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(expected), "{err}");
+        assert!(!err.contains("short"), "pepper value leaked: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_and_create_account_then_log_in() {
+    let db = TestDb::create().await;
+    let with_db = |args: &[&str]| {
+        let mut cmd = resetgate();
+        cmd.args(args)
+            .env("RESETGATE_DATABASE_URL", &db.url)
+            .env("RESETGATE_PEPPER", PEPPER)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    let out = with_db(&["migrate"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = with_db(&["migrate"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("applied 0 migration"),
+        "{out:?}"
+    );
+
+    let create = |email: &'static str, password: &'static str| {
+        let mut child = with_db(&["create-account", "--email", email, "--password-stdin"])
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = create("ops@example.com", "an operator chose this passphrase\n");
+    assert!(out.status.success(), "{out:?}");
+    let again = create("ops@example.com", "an operator chose this passphrase\n");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let weak = create("weak@example.com", "password\n");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password_too_short"));
+
+    let imported = with_db(&[
+        "create-account",
+        "--email",
+        "imported@example.com",
+        "--password-hash",
+        "$2b$12$notargon2notargon2notargon2notargon2notargon2notargon2",
+    ])
+    .output()
+    .unwrap();
+    assert!(!imported.status.success(), "non-argon2 hash must be refused");
+
+    let app = spawn_app_on(Some(db), &[]).await;
+    assert_eq!(
+        app.login("ops@example.com", "an operator chose this passphrase")
+            .await
+            .status(),
+        200
+    );
+}

@@ -1,0 +1,146 @@
+//! /livez, /readyz, /metrics, graceful shutdown and database outages.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::{error_code, json, spawn_app, spawn_app_on, spawn_app_with, Backend, TestDb, PASSWORD};
+use crate::proxy::Proxy;
+
+crate::both_backends!(
+    live_and_ready,
+    metrics_are_exposed,
+    readiness_flips_on_shutdown_and_in_flight_requests_finish
+);
+
+async fn live_and_ready(backend: Backend) {
+    let app = spawn_app(backend).await;
+    assert_eq!(app.get("/livez").await.status(), 200);
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    assert_eq!(json(ready).await, json!({ "status": "ready" }));
+}
+
+async fn metrics_are_exposed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_account("alice@example.com", Some(PASSWORD), false)
+        .await;
+    app.request_reset("alice@example.com").await;
+    app.request_reset("nobody@example.com").await;
+    app.get("/nope").await;
+    let resp = app.get("/metrics").await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = resp.text().await.unwrap();
+    for expected in [
+        r#"resetgate_http_requests_total{route="reset_request",status_class="2xx"} 2"#,
+        r#"resetgate_http_requests_total{route="unmatched",status_class="4xx"} 1"#,
+        r#"resetgate_reset_requests_total{outcome="issued"} 1"#,
+        r#"resetgate_reset_requests_total{outcome="unknown_account"} 1"#,
+        "resetgate_http_request_duration_seconds_bucket",
+        "resetgate_outbox_backlog",
+    ] {
+        assert!(text.contains(expected), "missing {expected} in\n{text}");
+    }
+    // Labels are route names, never user input.
+    assert!(!text.contains("nobody@example.com") && !text.contains("/nope"));
+}
+
+async fn readiness_flips_on_shutdown_and_in_flight_requests_finish(backend: Backend) {
+    // A slow request (reset floor 800 ms) is in flight when shutdown starts; the listener stays
+    // open 400 ms so /readyz can be observed answering 503.
+    let mut app = spawn_app_with(
+        backend,
+        &[
+            ("RESETGATE_RESET_FLOOR_MS", "800"),
+            ("RESETGATE_SHUTDOWN_DELAY_MS", "400"),
+        ],
+    )
+    .await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+
+    let client = app.client.clone();
+    let url = app.url("/v1/password-reset/request");
+    let in_flight = tokio::spawn(async move {
+        client
+            .post(url)
+            .json(&json!({ "email": "nobody@example.com" }))
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    app.shutdown();
+
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    assert_eq!(ready.headers()["retry-after"], "1");
+    let body = json(ready).await;
+    assert_eq!(body["error"]["code"], "not_ready");
+    assert_eq!(body["error"]["reason"], "draining");
+    assert_eq!(app.get("/livez").await.status(), 200);
+
+    let resp = in_flight
+        .await
+        .unwrap()
+        .expect("in-flight request completes during drain");
+    assert_eq!(resp.status(), 202);
+    assert!(
+        app.wait_stopped().await,
+        "drain finished within the drain timeout"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(app.addr).await.is_err(),
+        "listener closed"
+    );
+}
+
+/// With the database cut, requests fail fast with 503 (the pool acquire timeout), readiness says
+/// why, and everything recovers once the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_is_a_fast_503_and_recovers() {
+    let db = TestDb::create().await;
+    let proxy = Proxy::start(&db.url).await;
+    let proxied_url = proxy.url_for(&db.url);
+    // Migrate through the real URL, then run the app through the proxy.
+    let app = spawn_app_on(
+        Some(TestDb {
+            name: db.name.clone(),
+            url: proxied_url,
+        }),
+        &[("RESETGATE_DB_ACQUIRE_TIMEOUT_MS", "500")],
+    )
+    .await;
+    app.create_account("alice@example.com", Some(PASSWORD), false)
+        .await;
+    assert_eq!(app.request_reset("alice@example.com").await.status(), 202);
+
+    proxy.cut();
+    let started = Instant::now();
+    let resp = app.request_reset("alice@example.com").await;
+    let elapsed = started.elapsed();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    assert_eq!(error_code(resp).await, "service_unavailable");
+    assert!(elapsed < Duration::from_secs(3), "outage answer took {elapsed:?}");
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    assert_eq!(json(ready).await["error"]["reason"], "database_unreachable");
+    let login = app.login("alice@example.com", PASSWORD).await;
+    assert_eq!(login.status(), 503);
+
+    proxy.restore();
+    let mut recovered = false;
+    for _ in 0..50 {
+        if app.get("/readyz").await.status() == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "readiness did not recover");
+    assert_eq!(app.request_reset("alice@example.com").await.status(), 202);
+    assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 200);
+}

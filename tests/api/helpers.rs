@@ -1,0 +1,388 @@
+//! `spawn_app()`: the real gateway on port 0 with a fresh PostgreSQL database (or the in-memory
+//! store), a manual clock, and mail written to an mbox file the test can read.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use resetgate::app::{self, Parts, Running};
+use resetgate::clock::{Clock, ManualClock};
+use resetgate::config::{Config, Mode};
+use resetgate::hashing::hasher::Hasher;
+use resetgate::reset::email::EmailAddress;
+use resetgate::secret::SecretString;
+use resetgate::storage::store::{AccountId, NewAccount, Store};
+use serde_json::{json, Value};
+use tokio_postgres::NoTls;
+
+pub const PEPPER: &str = "test-pepper-0123456789abcdef0123456789abcdef";
+pub const BASE_URL: &str = "https://reset.example.test/";
+pub const PASSWORD: &str = "a perfectly fine passphrase";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Memory,
+}
+
+/// Runs each named `async fn name(backend: Backend)` once per store: the same behaviour suite on
+/// PostgreSQL and on the in-memory store.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await;
+                }
+            )*
+        }
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Memory).await;
+                }
+            )*
+        }
+    };
+}
+
+/// The server PostgreSQL tests use: $DATABASE_URL, else the local default. Never skipped: a test
+/// that cannot reach it fails with this URL in the message.
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh database, dropped (with its connections) when this value is dropped.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn create() -> Self {
+        let admin = admin_url();
+        let name = format!("resetgate_test_{}", uuid::Uuid::new_v4().simple());
+        let (client, conn) = tokio_postgres::connect(&admin, NoTls).await.unwrap_or_else(|e| {
+            panic!("PostgreSQL is required for this test; cannot connect to {admin}: {e}")
+        });
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create test database");
+        let mut url = url::Url::parse(&admin).expect("DATABASE_URL is a URL");
+        url.set_path(&name);
+        Self {
+            name,
+            url: url.to_string(),
+        }
+    }
+
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.url, NoTls)
+            .await
+            .expect("connect to test database");
+        tokio::spawn(conn);
+        client
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin = admin_url();
+        let name = self.name.clone();
+        // Drop runs outside async context guarantees, so use a private runtime on a thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok((c, conn)) = tokio_postgres::connect(&admin, NoTls).await {
+                    tokio::spawn(conn);
+                    let _ = c
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub store: Arc<dyn Store>,
+    pub config: Config,
+    pub mbox: PathBuf,
+    running: Option<Running>,
+    // Declared last: dropped after the app's handles.
+    pub db: Option<TestDb>,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, &[]).await
+}
+
+pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> TestApp {
+    let db = match backend {
+        Backend::Postgres => Some(TestDb::create().await),
+        Backend::Memory => None,
+    };
+    spawn_app_on(db, overrides).await
+}
+
+/// Starts the gateway on an existing database (or in memory when `db` is `None`).
+pub async fn spawn_app_on(db: Option<TestDb>, overrides: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mbox = dir.path().join("mail.mbox");
+    let mut vars: HashMap<String, String> = [
+        ("RESETGATE_LISTEN", "127.0.0.1:0"),
+        ("RESETGATE_PEPPER", PEPPER),
+        ("RESETGATE_PUBLIC_BASE_URL", BASE_URL),
+        ("RESETGATE_RESET_FLOOR_MS", "20"),
+        ("RESETGATE_MAIL_TRANSPORT", "file"),
+        ("RESETGATE_MAIL_POLL_MS", "20"),
+        ("RESETGATE_DRAIN_TIMEOUT_MS", "5000"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    vars.insert("RESETGATE_MAIL_FILE".into(), mbox.display().to_string());
+    if let Some(db) = &db {
+        vars.insert("RESETGATE_DATABASE_URL".into(), db.url.clone());
+    }
+    for (k, v) in overrides {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    let mode = if db.is_some() { Mode::Serve } else { Mode::Demo };
+    let config = Config::from_lookup(mode, &move |k| vars.get(k).cloned()).expect("test config is valid");
+    let store = app::store_from_config(&config).await.expect("store");
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let running = app::start(Parts {
+        config: config.clone(),
+        store: Arc::clone(&store),
+        mailer: app::mailer_from_config(&config),
+        clock: Arc::clone(&clock) as Arc<dyn Clock>,
+    })
+    .await
+    .expect("app starts");
+    TestApp {
+        addr: running.addr,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+        clock,
+        store,
+        config,
+        mbox,
+        running: Some(running),
+        db,
+        _dir: dir,
+    }
+}
+
+/// One message from the mbox file.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+impl Mail {
+    /// The reset token from the link in the body.
+    pub fn token(&self) -> String {
+        let at = self.body.find("#token=").expect("mail has a reset link") + "#token=".len();
+        self.body[at..at + 43].to_owned()
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn request_reset(&self, email: &str) -> reqwest::Response {
+        self.post("/v1/password-reset/request", &json!({ "email": email }))
+            .await
+    }
+
+    pub async fn confirm(
+        &self,
+        token: &str,
+        new_password: &str,
+        sign_out: Option<bool>,
+    ) -> reqwest::Response {
+        let mut body = json!({ "token": token, "new_password": new_password });
+        if let Some(s) = sign_out {
+            body["sign_out_everywhere"] = json!(s);
+        }
+        self.post("/v1/password-reset/confirm", &body).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post("/v1/login", &json!({ "email": email, "password": password }))
+            .await
+    }
+
+    /// Logs in and returns the session token; panics if login fails.
+    pub async fn session_token(&self, email: &str, password: &str) -> String {
+        let resp = self.login(email, password).await;
+        assert_eq!(resp.status(), 200, "login failed");
+        let body: Value = resp.json().await.expect("json");
+        body["session_token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn session_status(&self, token: &str) -> u16 {
+        self.client
+            .get(self.url("/v1/session"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+            .status()
+            .as_u16()
+    }
+
+    /// Creates an account directly in the store, with `password` hashed as the gateway would.
+    pub async fn create_account(&self, email: &str, password: Option<&str>, mfa: bool) -> AccountId {
+        let email = EmailAddress::parse(email).expect("valid email");
+        let hash = match password {
+            Some(p) => {
+                let hasher =
+                    Hasher::new(SecretString::new(PEPPER.into()), self.config.hash, 1).expect("hasher");
+                let pw = self
+                    .config
+                    .policy
+                    .parse(p, &email, mfa)
+                    .expect("seed password passes policy");
+                Some(hasher.hash(pw).await.expect("hash"))
+            }
+            None => None,
+        };
+        self.store
+            .create_account(
+                NewAccount {
+                    email,
+                    password_hash: hash,
+                    mfa_enabled: mfa,
+                },
+                self.clock.now(),
+            )
+            .await
+            .expect("create account")
+    }
+
+    /// Every message delivered so far.
+    pub fn mails(&self) -> Vec<Mail> {
+        let Ok(raw) = std::fs::read_to_string(&self.mbox) else {
+            return Vec::new();
+        };
+        raw.split("\nFrom resetgate ")
+            .filter(|chunk| chunk.contains("Subject: "))
+            .map(|chunk| {
+                let (headers, body) = chunk.split_once("\n\n").unwrap_or((chunk, ""));
+                let header = |name: &str| {
+                    headers
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned()
+                };
+                Mail {
+                    to: header("To: "),
+                    subject: header("Subject: "),
+                    body: body.to_owned(),
+                }
+            })
+            .collect()
+    }
+
+    /// Waits (up to 10 s) until `n` messages to `to` have been delivered; returns them in order.
+    pub async fn wait_for_mails(&self, to: &str, n: usize) -> Vec<Mail> {
+        for _ in 0..500 {
+            let got: Vec<Mail> = self.mails().into_iter().filter(|m| m.to == to).collect();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("expected {n} mail(s) to {to}; mailbox holds {:?}", self.mails());
+    }
+
+    /// Requests a reset and returns the token from the newest reset mail.
+    pub async fn reset_token(&self, email: &str) -> String {
+        let before = self
+            .mails()
+            .iter()
+            .filter(|m| m.to == email && m.subject == "Reset your password")
+            .count();
+        assert_eq!(self.request_reset(email).await.status(), 202);
+        for _ in 0..500 {
+            let resets: Vec<Mail> = self
+                .mails()
+                .into_iter()
+                .filter(|m| m.to == email && m.subject == "Reset your password")
+                .collect();
+            if resets.len() > before {
+                return resets.last().expect("mail").token();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no reset mail to {email}");
+    }
+
+    pub fn shutdown(&self) {
+        self.running.as_ref().expect("running").shutdown.cancel();
+    }
+
+    /// Waits for the server to drain and stop; `true` if it drained in time.
+    pub async fn wait_stopped(&mut self) -> bool {
+        self.running
+            .take()
+            .expect("running")
+            .wait()
+            .await
+            .expect("clean stop")
+    }
+
+    pub async fn pg(&self) -> tokio_postgres::Client {
+        self.db.as_ref().expect("a PostgreSQL test").client().await
+    }
+}
+
+pub async fn json(resp: reqwest::Response) -> Value {
+    resp.json().await.expect("JSON body")
+}
+
+pub async fn error_code(resp: reqwest::Response) -> String {
+    json(resp).await["error"]["code"]
+        .as_str()
+        .expect("error.code")
+        .to_owned()
+}

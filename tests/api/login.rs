@@ -1,0 +1,86 @@
+//! POST /v1/login and GET /v1/session
+
+use chrono::Duration;
+
+use crate::helpers::{error_code, json, spawn_app, Backend, PASSWORD};
+
+crate::both_backends!(
+    login_opens_a_session,
+    unknown_email_and_wrong_password_look_the_same,
+    account_without_password_cannot_log_in,
+    bad_session_tokens_are_rejected,
+    sessions_expire,
+);
+
+async fn login_opens_a_session(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app
+        .create_account("alice@example.com", Some(PASSWORD), false)
+        .await;
+    let token = app.session_token("ALICE@example.com", PASSWORD).await;
+    let resp = app
+        .client
+        .get(app.url("/v1/session"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(json(resp).await["account_id"], id);
+}
+
+async fn unknown_email_and_wrong_password_look_the_same(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_account("alice@example.com", Some(PASSWORD), false)
+        .await;
+    let wrong = app.login("alice@example.com", "not the right passphrase").await;
+    let unknown = app.login("nobody@example.com", PASSWORD).await;
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(unknown.status(), 401);
+    assert_eq!(json(wrong).await, json(unknown).await);
+    // Both paths paid for one argon2 verification (the unknown one against a dummy hash).
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("resetgate_hash_duration_seconds_count{op=\"verify\"} 2"),
+        "{metrics}"
+    );
+}
+
+async fn account_without_password_cannot_log_in(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_account("imported@example.com", None, false).await;
+    let resp = app.login("imported@example.com", "").await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(error_code(resp).await, "invalid_credentials");
+}
+
+async fn bad_session_tokens_are_rejected(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let missing = app.get("/v1/session").await;
+    assert_eq!(missing.status(), 401);
+    assert_eq!(error_code(missing).await, "session_invalid");
+    for header in [
+        "Bearer",
+        "Bearer nope",
+        "Basic dXNlcjpwdw==",
+        &format!("Bearer {}", "A".repeat(43)),
+    ] {
+        let resp = app
+            .client
+            .get(app.url("/v1/session"))
+            .header("authorization", header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401, "{header}");
+    }
+}
+
+async fn sessions_expire(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_account("alice@example.com", Some(PASSWORD), false)
+        .await;
+    let token = app.session_token("alice@example.com", PASSWORD).await;
+    app.clock.advance(Duration::hours(12) + Duration::seconds(1));
+    assert_eq!(app.session_status(&token).await, 401);
+}

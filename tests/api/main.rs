@@ -1,0 +1,11 @@
+//! API tests against the real server: one file per feature. Most run on both stores.
+
+mod helpers;
+
+mod cli;
+mod health;
+mod login;
+mod malformed;
+mod proxy;
+mod reset_confirm;
+mod reset_request;
