@@ -6,6 +6,7 @@ mod cli;
 mod health;
 mod login;
 mod malformed;
+mod overload;
 mod proxy;
 mod reset_confirm;
 mod reset_request;
