@@ -23,9 +23,9 @@ use crate::mail::transport::{FileMailer, LogMailer, Mailer};
 use crate::metrics::Metrics;
 use crate::reset::service::ResetService;
 use crate::storage::memory::MemoryStore;
-use crate::storage::migrate;
 use crate::storage::postgres::PostgresStore;
 use crate::storage::store::Store;
+use crate::storage::{janitor, migrate};
 
 pub struct Parts {
     pub config: Config,
@@ -131,6 +131,7 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
 
+    let (janitor_store, janitor_clock) = (Arc::clone(&store), Arc::clone(&clock));
     let dispatcher = Dispatcher {
         store,
         mailer,
@@ -142,6 +143,11 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
         max_attempts: DEFAULT_MAX_ATTEMPTS,
     };
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.clone()));
+    tokio::spawn(janitor::run(
+        Arc::clone(&janitor_store),
+        Arc::clone(&janitor_clock),
+        shutdown.clone(),
+    ));
 
     let server = Server {
         listener,

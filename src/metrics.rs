@@ -2,8 +2,8 @@
 //! names, status classes, outcomes), never from user input, so cardinality is bounded.
 
 use prometheus::{
-    Encoder as _, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 /// Buckets from 1 ms to ~2.5 s: the range between a shed request and a slow hash under load.
@@ -130,11 +130,6 @@ impl Metrics {
 
     pub fn observe_hash(&self, op: &'static str, seconds: f64) {
         self.hash_duration.with_label_values(&[op]).observe(seconds);
-    }
-
-    #[must_use]
-    pub fn hash_histogram(&self, op: &'static str) -> Histogram {
-        self.hash_duration.with_label_values(&[op])
     }
 }
 

@@ -1,5 +1,6 @@
 //! Persistence: the [`store::Store`] trait and its PostgreSQL and in-memory implementations.
 
+pub mod janitor;
 pub mod memory;
 pub mod migrate;
 pub mod postgres;

@@ -28,6 +28,10 @@ pub enum HashError {
     Closed,
 }
 
+/// Upper bounds on the cost of a stored hash we will verify: 1 GiB, 64 passes.
+const MAX_STORED_M_KIB: u32 = 1024 * 1024;
+const MAX_STORED_T: u32 = 64;
+
 /// A PHC string (`$argon2id$v=19$m=...`), the only form in which passwords are stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhcString(String);
@@ -41,6 +45,16 @@ impl PhcString {
         let parsed = PasswordHash::new(raw).map_err(HashError::BadStoredHash)?;
         if Algorithm::try_from(parsed.algorithm).is_err() || parsed.hash.is_none() {
             return Err(HashError::BadStoredHash(argon2::password_hash::Error::Algorithm));
+        }
+        // Verification runs at the stored cost, so an absurd imported cost would be a memory or
+        // CPU bomb on every login: bound it.
+        let params = argon2::Params::try_from(&parsed).map_err(HashError::BadStoredHash)?;
+        if params.m_cost() > MAX_STORED_M_KIB || params.t_cost() > MAX_STORED_T || params.p_cost() > 16 {
+            return Err(HashError::BadStoredHash(
+                argon2::password_hash::Error::ParamValueInvalid(
+                    argon2::password_hash::errors::InvalidValue::TooLong,
+                ),
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -232,5 +246,9 @@ mod tests {
         .is_ok());
         assert!(PhcString::parse("$2b$12$abcdefghijklmnopqrstuuJr3QJcMsm2.7M6vRpGm0cvEI4aN9TQW").is_err());
         assert!(PhcString::parse("plaintext").is_err());
+        assert!(PhcString::parse(
+            "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHRzYWx0$0n6bVVmTsbh7XoeQ2ptJZQzzsDtXxXqCoFCkqAq8EPg"
+        )
+        .is_err());
     }
 }

@@ -282,4 +282,17 @@ impl Store for MemoryStore {
             .count();
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }
+
+    async fn purge_expired(
+        &self,
+        now: DateTime<Utc>,
+        _sent_before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut g = self.inner.lock();
+        let before = g.sessions.len() + g.tokens.len();
+        g.sessions.retain(|_, s| s.expires_at > now);
+        g.tokens.retain(|_, t| t.expires_at > now && !t.used);
+        // Sent mail is already dropped on delivery.
+        Ok(u64::try_from(before - g.sessions.len() - g.tokens.len()).unwrap_or(0))
+    }
 }

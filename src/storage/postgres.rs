@@ -388,4 +388,27 @@ impl Store for PostgresStore {
             .map_err(db_error)?;
         Ok(row.get(0))
     }
+
+    async fn purge_expired(&self, now: DateTime<Utc>, sent_before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let sessions = client
+            .execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now])
+            .await
+            .map_err(db_error)?;
+        let tokens = client
+            .execute(
+                "DELETE FROM reset_tokens WHERE expires_at <= $1 OR used_at IS NOT NULL",
+                &[&now],
+            )
+            .await
+            .map_err(db_error)?;
+        let mail = client
+            .execute(
+                "DELETE FROM outbox WHERE status = 'sent' AND sent_at < $1",
+                &[&sent_before],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(sessions + tokens + mail)
+    }
 }

@@ -176,4 +176,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Messages not yet sent and not dead.
     async fn outbox_backlog(&self) -> Result<i64, StoreError>;
+
+    /// Deletes expired sessions and reset tokens, and sent mail older than `sent_before`, so the
+    /// tables do not grow without bound. Returns the number of rows removed.
+    async fn purge_expired(&self, now: DateTime<Utc>, sent_before: DateTime<Utc>) -> Result<u64, StoreError>;
 }

@@ -1,6 +1,7 @@
 //! POST /v1/login and GET /v1/session
 
 use chrono::Duration;
+use resetgate::clock::Clock as _;
 
 use crate::helpers::{error_code, json, spawn_app, Backend, PASSWORD};
 
@@ -10,6 +11,7 @@ crate::both_backends!(
     account_without_password_cannot_log_in,
     bad_session_tokens_are_rejected,
     sessions_expire,
+    expired_sessions_and_tokens_are_purged,
 );
 
 async fn login_opens_a_session(backend: Backend) {
@@ -83,4 +85,39 @@ async fn sessions_expire(backend: Backend) {
     let token = app.session_token("alice@example.com", PASSWORD).await;
     app.clock.advance(Duration::hours(12) + Duration::seconds(1));
     assert_eq!(app.session_status(&token).await, 401);
+}
+
+async fn expired_sessions_and_tokens_are_purged(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_account("alice@example.com", Some(PASSWORD), false)
+        .await;
+    let session = app.session_token("alice@example.com", PASSWORD).await;
+    app.reset_token("alice@example.com").await;
+    // Delivered mail is kept: only sessions and tokens are counted here.
+    let keep_mail = app.clock.now() - Duration::days(30);
+    assert_eq!(
+        app.store.purge_expired(app.clock.now(), keep_mail).await.unwrap(),
+        0,
+        "nothing is expired yet"
+    );
+
+    app.clock.advance(Duration::hours(13));
+    assert_eq!(
+        app.store.purge_expired(app.clock.now(), keep_mail).await.unwrap(),
+        2,
+        "one session, one token"
+    );
+    assert_eq!(app.session_status(&session).await, 401);
+    if backend == Backend::Postgres {
+        let db = app.pg().await;
+        let left: i64 = db
+            .query_one(
+                "SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM reset_tokens)",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(left, 0);
+    }
 }
