@@ -3,14 +3,26 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{error_code, json, spawn_app, Backend, PASSWORD};
+use crate::helpers::{error_code, json, spawn_app, spawn_app_with, Backend, PASSWORD};
 
 crate::both_backends!(
     known_and_unknown_emails_get_the_same_response,
     invalid_email_is_rejected,
     a_newer_token_replaces_the_older_one,
     email_lookup_is_case_insensitive,
+    known_and_unknown_both_wait_out_the_timing_floor,
 );
+
+async fn known_and_unknown_both_wait_out_the_timing_floor(backend: Backend) {
+    let app = spawn_app_with(backend, &[("RESETGATE_RESET_FLOOR_MS", "300")]).await;
+    app.create_account("alice@example.com", Some(PASSWORD), false).await;
+    for email in ["alice@example.com", "nobody@example.com"] {
+        let started = std::time::Instant::now();
+        assert_eq!(app.request_reset(email).await.status(), 202);
+        let elapsed = started.elapsed();
+        assert!(elapsed >= std::time::Duration::from_millis(300), "{email} answered in {elapsed:?}");
+    }
+}
 
 async fn known_and_unknown_emails_get_the_same_response(backend: Backend) {
     let app = spawn_app(backend).await;
