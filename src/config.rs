@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use rand::rngs::OsRng;
 use rand::RngCore as _;
 use url::Url;
@@ -181,7 +183,7 @@ impl Env<'_> {
 fn random_pepper() -> SecretString {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
-    SecretString::new(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    SecretString::new(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 impl Config {
@@ -204,27 +206,26 @@ impl Config {
                 .map_err(|_| err("RESETGATE_LISTEN", "bad default"))?,
         )?;
 
-        let database = match mode.needs_database() {
-            false => None,
-            true => {
-                let url = env.raw("RESETGATE_DATABASE_URL").ok_or_else(|| {
-                    err(
-                        "RESETGATE_DATABASE_URL",
-                        "required (e.g. postgres://user@host/db)",
-                    )
-                })?;
-                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                    return Err(err("RESETGATE_DATABASE_URL", "must be a postgres:// URL"));
-                }
-                Some(DatabaseConfig {
-                    url: SecretString::new(url),
-                    pool_size: env.positive("RESETGATE_DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE)?,
-                    acquire_timeout: Duration::from_millis(
-                        env.positive("RESETGATE_DB_ACQUIRE_TIMEOUT_MS", DEFAULT_DB_ACQUIRE_TIMEOUT_MS)?,
-                    ),
-                    migrate_on_start: env.bool("RESETGATE_MIGRATE_ON_START", DEFAULT_MIGRATE_ON_START)?,
-                })
+        let database = if mode.needs_database() {
+            let url = env.raw("RESETGATE_DATABASE_URL").ok_or_else(|| {
+                err(
+                    "RESETGATE_DATABASE_URL",
+                    "required (e.g. postgres://user@host/db)",
+                )
+            })?;
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(err("RESETGATE_DATABASE_URL", "must be a postgres:// URL"));
             }
+            Some(DatabaseConfig {
+                url: SecretString::new(url),
+                pool_size: env.positive("RESETGATE_DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE)?,
+                acquire_timeout: Duration::from_millis(
+                    env.positive("RESETGATE_DB_ACQUIRE_TIMEOUT_MS", DEFAULT_DB_ACQUIRE_TIMEOUT_MS)?,
+                ),
+                migrate_on_start: env.bool("RESETGATE_MIGRATE_ON_START", DEFAULT_MIGRATE_ON_START)?,
+            })
+        } else {
+            None
         };
 
         let base = match (env.raw("RESETGATE_PUBLIC_BASE_URL"), mode.needs_base_url()) {
@@ -265,28 +266,27 @@ impl Config {
         .map_err(|e| err("RESETGATE_ARGON2_*", e.to_string()))?;
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
 
-        let pepper =
-            match (env.raw("RESETGATE_PEPPER"), env.raw("RESETGATE_PEPPER_FILE")) {
-                (Some(_), Some(_)) => {
-                    return Err(err(
-                        "RESETGATE_PEPPER",
-                        "set RESETGATE_PEPPER or RESETGATE_PEPPER_FILE, not both",
-                    ))
-                }
-                (Some(p), None) => SecretString::new(p),
-                (None, Some(path)) => {
-                    let raw = std::fs::read_to_string(&path)
-                        .map_err(|e| err("RESETGATE_PEPPER_FILE", format!("cannot read {path}: {e}")))?;
-                    SecretString::new(raw.trim_end_matches(['\n', '\r']).to_owned())
-                }
-                (None, None) => match mode.needs_pepper() {
-                    false => random_pepper(),
-                    true => return Err(err(
-                        "RESETGATE_PEPPER",
-                        "required (or RESETGATE_PEPPER_FILE); at least 32 bytes, e.g. `openssl rand -hex 32`",
-                    )),
-                },
-            };
+        let pepper = match (env.raw("RESETGATE_PEPPER"), env.raw("RESETGATE_PEPPER_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "RESETGATE_PEPPER",
+                    "set RESETGATE_PEPPER or RESETGATE_PEPPER_FILE, not both",
+                ))
+            }
+            (Some(p), None) => SecretString::new(p),
+            (None, Some(path)) => {
+                let raw = std::fs::read_to_string(&path)
+                    .map_err(|e| err("RESETGATE_PEPPER_FILE", format!("cannot read {path}: {e}")))?;
+                SecretString::new(raw.trim_end_matches(['\n', '\r']).to_owned())
+            }
+            (None, None) if mode.needs_pepper() => {
+                return Err(err(
+                    "RESETGATE_PEPPER",
+                    "required (or RESETGATE_PEPPER_FILE); at least 32 bytes, e.g. `openssl rand -hex 32`",
+                ))
+            }
+            (None, None) => random_pepper(),
+        };
         if pepper.expose().len() < MIN_PEPPER_BYTES {
             return Err(err(
                 "RESETGATE_PEPPER",
@@ -531,7 +531,7 @@ mod tests {
     fn demo_needs_nothing() {
         let c = Config::from_lookup(Mode::Demo, &|_| None).unwrap();
         assert!(c.database.is_none());
-        assert_eq!(c.pepper.expose().len(), 64);
+        assert_eq!(c.pepper.expose().len(), 43);
         assert_eq!(c.mail.transport, MailTransport::Log);
     }
 }

@@ -132,8 +132,10 @@ impl From<service::Error> for Error {
     }
 }
 
-/// Errors raised by the middleware layers (timeout, load shed) rather than by handlers. Always
-/// `Ok`: the error type stays `BoxError` only because `MapResult::poll_ready` converts with `From`.
+/// Errors raised by the middleware layers (timeout, load shed) rather than by handlers.
+///
+/// # Errors
+/// Never: the error type stays `BoxError` only because `MapResult::poll_ready` converts with `From`.
 #[allow(clippy::needless_pass_by_value, clippy::unnecessary_wraps)] // signature fixed by `map_result`
 pub fn from_middleware(
     result: Result<HttpResponse, tower::BoxError>,

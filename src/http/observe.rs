@@ -44,7 +44,7 @@ pub struct Observe<S> {
 fn request_id<B>(req: &Request<B>) -> HeaderValue {
     req.headers()
         .get(REQUEST_ID)
-        .filter(|v| v.len() <= 64 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
+        .filter(|v| v.len() <= 64 && v.as_bytes().iter().all(u8::is_ascii_graphic))
         .cloned()
         .unwrap_or_else(|| {
             HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())

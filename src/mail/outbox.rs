@@ -36,7 +36,9 @@ pub struct Dispatcher {
 fn backoff(attempts: i32) -> chrono::Duration {
     let base = 2f64.powi(attempts.clamp(0, 30)).min(MAX_BACKOFF_SECS);
     let jittered = base * rand::thread_rng().gen_range(0.75..=1.25);
-    chrono::Duration::milliseconds((jittered * 1000.0) as i64)
+    // At most 1.25 h in milliseconds: far inside i64.
+    #[allow(clippy::cast_possible_truncation)]
+    chrono::Duration::milliseconds((jittered * 1000.0).round() as i64)
 }
 
 impl Dispatcher {

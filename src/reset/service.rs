@@ -57,10 +57,9 @@ impl ResetService {
         let started = Instant::now();
         let result = self.request_reset_inner(email).await;
         let elapsed = started.elapsed();
-        if elapsed > self.reset_floor {
-            self.metrics.timing_floor_exceeded.inc();
-        } else {
-            tokio::time::sleep(self.reset_floor - elapsed).await;
+        match self.reset_floor.checked_sub(elapsed) {
+            Some(rest) => tokio::time::sleep(rest).await,
+            None => self.metrics.timing_floor_exceeded.inc(),
         }
         result
     }

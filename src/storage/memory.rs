@@ -263,12 +263,11 @@ impl Store for MemoryStore {
         let mut g = self.inner.lock();
         let m = g.mail(id)?;
         m.attempts += 1;
-        match retry_at {
-            Some(at) => m.available_at = at,
-            None => {
-                m.status = MailStatus::Dead;
-                m.new.sealed_secret = None;
-            }
+        if let Some(at) = retry_at {
+            m.available_at = at;
+        } else {
+            m.status = MailStatus::Dead;
+            m.new.sealed_secret = None;
         }
         Ok(())
     }

@@ -30,6 +30,7 @@ pub(crate) fn pool_error(e: PoolError) -> StoreError {
     }
 }
 
+#[allow(clippy::needless_pass_by_value)] // shaped for `.map_err(db_error)`
 pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
     if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
         return StoreError::AccountExists;

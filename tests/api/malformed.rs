@@ -1,5 +1,7 @@
 //! Bad input of every shape gets a 4xx with a JSON error body, never a panic or a 500.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -120,7 +122,7 @@ async fn oversize_bodies_are_refused(backend: Backend) {
          Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
     );
     for _ in 0..3 {
-        req.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
+        write!(req, "{:x}\r\n{chunk}\r\n", chunk.len()).unwrap();
     }
     req.push_str("0\r\n\r\n");
     stream.write_all(req.as_bytes()).await.unwrap();

@@ -15,12 +15,16 @@ crate::both_backends!(
 
 async fn known_and_unknown_both_wait_out_the_timing_floor(backend: Backend) {
     let app = spawn_app_with(backend, &[("RESETGATE_RESET_FLOOR_MS", "300")]).await;
-    app.create_account("alice@example.com", Some(PASSWORD), false).await;
+    app.create_account("alice@example.com", Some(PASSWORD), false)
+        .await;
     for email in ["alice@example.com", "nobody@example.com"] {
         let started = std::time::Instant::now();
         assert_eq!(app.request_reset(email).await.status(), 202);
         let elapsed = started.elapsed();
-        assert!(elapsed >= std::time::Duration::from_millis(300), "{email} answered in {elapsed:?}");
+        assert!(
+            elapsed >= std::time::Duration::from_millis(300),
+            "{email} answered in {elapsed:?}"
+        );
     }
 }
 

@@ -12,6 +12,7 @@ use crate::http::errors::{json_response, Error, HttpResponse};
 use crate::http::state::AppState;
 
 /// The process is up and serving; says nothing about dependencies (a restart would not fix them).
+#[must_use]
 pub fn livez() -> HttpResponse {
     json_response(StatusCode::OK, &json!({ "status": "ok" }))
 }
