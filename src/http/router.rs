@@ -29,6 +29,12 @@ pub fn route_label(path: &str) -> &'static str {
     }
 }
 
+/// Probes and metrics: served outside the admission layers (see `stack.rs`).
+#[must_use]
+pub fn is_operational(path: &str) -> bool {
+    matches!(route_label(path), "livez" | "readyz" | "metrics")
+}
+
 #[derive(Clone)]
 pub struct Router {
     state: Arc<AppState>,

@@ -2,13 +2,16 @@
 //!
 //! 1. observe: request id, trace span, HTTP metrics — outermost, so shed and timed-out requests
 //!    are still counted and carry an id.
-//! 2. map_result: turns the errors of the layers below (timeout, shed) into JSON responses; the
+//! 2. split: probes and metrics (/livez, /readyz, /metrics) go straight to the router. They must
+//!    answer when the API is saturated: an orchestrator that sees a shed liveness probe restarts a
+//!    healthy pod in the middle of the surge it was built for.
+//! 3. map_result: turns the errors of the layers below (timeout, shed) into JSON responses; the
 //!    one place besides `errors.rs` that knows about middleware errors.
-//! 3. timeout: bounds a request's total time, including time spent waiting below.
-//! 4. load_shed: answers 503 at once when the layer below is not ready, instead of queueing.
-//! 5. concurrency_limit: caps requests in flight. Below load_shed, so a full limit sheds rather
+//! 4. timeout: bounds a request's total time, including time spent waiting below.
+//! 5. load_shed: answers 503 at once when the layer below is not ready, instead of queueing.
+//! 6. concurrency_limit: caps requests in flight. Below load_shed, so a full limit sheds rather
 //!    than waits (a `ConcurrencyLimit` alone would queue without bound).
-//! 6. router.
+//! 7. router.
 //!
 //! The body limit is applied where bodies are read (`extract::json`), so an oversize body gets the
 //! same JSON error as all other bad input. Rate limits arrive with the load-resilience work.
@@ -19,11 +22,11 @@ use std::time::Duration;
 use http::Request;
 use hyper::body::Incoming;
 use tower::util::BoxCloneSyncService;
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt as _};
 
 use super::errors::{self, HttpResponse};
 use super::observe::ObserveLayer;
-use super::router::Router;
+use super::router::{is_operational, Router};
 use super::state::AppState;
 
 pub type HttpService = BoxCloneSyncService<Request<Incoming>, HttpResponse, tower::BoxError>;
@@ -31,12 +34,27 @@ pub type HttpService = BoxCloneSyncService<Request<Incoming>, HttpResponse, towe
 #[must_use]
 pub fn build(state: Arc<AppState>, request_timeout: Duration, max_in_flight: usize) -> HttpService {
     let metrics = Arc::clone(&state.metrics);
-    let svc = ServiceBuilder::new()
-        .layer(ObserveLayer { metrics })
-        .map_result(errors::from_middleware)
-        .timeout(request_timeout)
-        .load_shed()
-        .concurrency_limit(max_in_flight)
-        .service(Router::new(state));
-    BoxCloneSyncService::new(svc)
+    let router = Router::new(state);
+    let api: HttpService = BoxCloneSyncService::new(
+        ServiceBuilder::new()
+            .map_result(errors::from_middleware)
+            .timeout(request_timeout)
+            .load_shed()
+            .concurrency_limit(max_in_flight)
+            .service(router.clone()),
+    );
+    let ops: HttpService = BoxCloneSyncService::new(router.map_err(tower::BoxError::from));
+    let split = tower::service_fn(move |req: Request<Incoming>| {
+        let target = if is_operational(req.uri().path()) {
+            ops.clone()
+        } else {
+            api.clone()
+        };
+        target.oneshot(req)
+    });
+    BoxCloneSyncService::new(
+        ServiceBuilder::new()
+            .layer(ObserveLayer { metrics })
+            .service(split),
+    )
 }

@@ -34,13 +34,21 @@ async fn a_full_in_flight_limit_sheds_immediately(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let started = Instant::now();
-    let shed = app.get("/livez").await;
+    let shed = app.login("a@example.com", "some passphrase here").await;
     let elapsed = started.elapsed();
     assert_eq!(shed.status(), 503);
     assert_eq!(shed.headers()["retry-after"], "1");
     assert_eq!(error_code(shed).await, "overloaded");
     // Shed, not queued behind the one-second request.
     assert!(elapsed < Duration::from_millis(500), "shedding took {elapsed:?}");
+    // Probes bypass admission: a saturated API is still alive and ready.
+    assert_eq!(app.get("/livez").await.status(), 200);
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"resetgate_http_requests_total{route="login",status_class="5xx"} 1"#),
+        "{metrics}"
+    );
 
     assert_eq!(slow.await.unwrap().unwrap().status(), 202);
     assert_eq!(
