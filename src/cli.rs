@@ -1,7 +1,7 @@
 //! The `resetgate` command line: one binary, one subcommand per job. Configuration comes from
 //! `RESETGATE_*` environment variables (see README); flags here are only per-invocation inputs.
 
-use std::io::Read as _;
+use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -54,12 +54,17 @@ pub enum Command {
     CreateAccount {
         #[arg(long)]
         email: String,
-        /// Read the password from standard input (first line), hashed with the configured params.
+        /// Read the password from the first line of standard input; hashed with the configured params.
         #[arg(long, conflicts_with = "password_hash")]
         password_stdin: bool,
-        /// Import an existing argon2 PHC string (e.g. migrated from another system).
+        /// Import an existing argon2 PHC string from another system. It is verified without the
+        /// pepper and replaced by a peppered hash at the configured parameters on the next login.
         #[arg(long)]
         password_hash: Option<String>,
+        /// The imported hash was computed with this deployment's pepper as argon2 secret (e.g.
+        /// exported from another resetgate database).
+        #[arg(long, requires = "password_hash")]
+        hash_is_peppered: bool,
         /// The account has a second factor (allows the shorter MFA minimum length).
         #[arg(long)]
         mfa: bool,
@@ -83,8 +88,18 @@ pub async fn run(cli: Cli) -> ExitCode {
             email,
             password_stdin,
             password_hash,
+            hash_is_peppered,
             mfa,
-        } => create_account(&email, password_stdin, password_hash.as_deref(), mfa).await,
+        } => {
+            create_account(
+                &email,
+                password_stdin,
+                password_hash.as_deref(),
+                hash_is_peppered,
+                mfa,
+            )
+            .await
+        }
     };
     match result {
         Ok(code) => code,
@@ -149,6 +164,7 @@ async fn demo(seed_email: &str) -> anyhow::Result<ExitCode> {
             NewAccount {
                 email: email.clone(),
                 password_hash: None,
+                password_peppered: true,
                 mfa_enabled: false,
             },
             SystemClock.now(),
@@ -171,7 +187,8 @@ fn check_config(mode: CheckMode) -> anyhow::Result<ExitCode> {
         CheckMode::Serve => Mode::Serve,
         CheckMode::Demo => Mode::Demo,
     })?;
-    print!("{config}");
+    // A closed pipe (`check-config | head`) is not an error worth a panic.
+    let _ = std::io::stdout().write_all(config.to_string().as_bytes());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -179,16 +196,21 @@ async fn create_account(
     email: &str,
     password_stdin: bool,
     password_hash: Option<&str>,
+    hash_is_peppered: bool,
     mfa: bool,
 ) -> anyhow::Result<ExitCode> {
     let config = load(Mode::Admin)?;
     let email =
         EmailAddress::parse(email).map_err(|_| anyhow::anyhow!("{email:?} is not an email address"))?;
+    // A password we hash is peppered; an imported hash came from a system without our pepper
+    // (unless the operator says otherwise) and is upgraded at the account's next login.
+    let peppered = password_stdin || hash_is_peppered;
     let hash = match (password_stdin, password_hash) {
         (true, _) => {
             let mut line = String::new();
             std::io::stdin()
-                .read_to_string(&mut line)
+                .lock()
+                .read_line(&mut line)
                 .context("reading the password from stdin")?;
             let raw = line.trim_end_matches(['\n', '\r']);
             let password = config
@@ -213,6 +235,7 @@ async fn create_account(
             NewAccount {
                 email: email.clone(),
                 password_hash: hash,
+                password_peppered: peppered,
                 mfa_enabled: mfa,
             },
             SystemClock.now(),

@@ -22,13 +22,15 @@ pub const DEFAULT_DB_POOL_SIZE: usize = 16;
 /// Short: past this a database outage answers 503 instead of holding the request.
 pub const DEFAULT_DB_ACQUIRE_TIMEOUT_MS: u64 = 1_000;
 pub const DEFAULT_MIGRATE_ON_START: bool = true;
-pub const DEFAULT_DEMO_BASE_URL: &str = "http://127.0.0.1:8080/";
 /// OWASP: reset tokens should be short-lived.
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 30 * 60;
 pub const DEFAULT_SESSION_TTL_SECS: u64 = 12 * 60 * 60;
 pub const DEFAULT_PASSWORD_MIN_CHARS: usize = 15;
 pub const DEFAULT_PASSWORD_MIN_CHARS_MFA: usize = 8;
 pub const DEFAULT_PASSWORD_MAX_CHARS: usize = 256;
+/// Floors config may not go below (NIST SP 800-63B).
+pub const MIN_PASSWORD_CHARS: usize = 15;
+pub const MIN_PASSWORD_CHARS_MFA: usize = 8;
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 16 * 1024;
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_DRAIN_TIMEOUT_MS: u64 = 30_000;
@@ -63,7 +65,8 @@ impl Mode {
         matches!(self, Self::Serve | Self::Admin)
     }
 
-    fn needs_base_url(self) -> bool {
+    /// `serve`: needs a public base URL and an explicit mail transport.
+    fn is_production(self) -> bool {
         matches!(self, Self::Serve)
     }
 }
@@ -228,9 +231,10 @@ impl Config {
             None
         };
 
-        let base = match (env.raw("RESETGATE_PUBLIC_BASE_URL"), mode.needs_base_url()) {
+        let base = match (env.raw("RESETGATE_PUBLIC_BASE_URL"), mode.is_production()) {
             (Some(v), _) => v,
-            (None, false) => DEFAULT_DEMO_BASE_URL.to_owned(),
+            // Links in the demo point at the demo itself (from config, never from a Host header).
+            (None, false) => format!("http://{listen}/"),
             (None, true) => {
                 return Err(err(
                     "RESETGATE_PUBLIC_BASE_URL",
@@ -300,12 +304,24 @@ impl Config {
                 .parse("RESETGATE_PASSWORD_MIN_CHARS_MFA", DEFAULT_PASSWORD_MIN_CHARS_MFA)?,
             max_chars: env.parse("RESETGATE_PASSWORD_MAX_CHARS", DEFAULT_PASSWORD_MAX_CHARS)?,
         };
-        // NIST SP 800-63B: at least 8 (with MFA) / 15 (single factor) is the floor we allow to be
-        // configured down to 8 for both; at least 64 must be accepted.
-        if policy.min_chars < 8 || policy.min_chars_with_mfa < 8 {
+        // NIST SP 800-63B: passwords used as a single factor are at least 15 characters, those used
+        // with a second factor at least 8; verifiers accept at least 64. Config may only tighten.
+        if policy.min_chars < MIN_PASSWORD_CHARS {
             return Err(err(
                 "RESETGATE_PASSWORD_MIN_CHARS",
-                "minimum length may not be below 8",
+                format!("may not be below {MIN_PASSWORD_CHARS} (NIST SP 800-63B, single factor)"),
+            ));
+        }
+        if policy.min_chars_with_mfa < MIN_PASSWORD_CHARS_MFA {
+            return Err(err(
+                "RESETGATE_PASSWORD_MIN_CHARS_MFA",
+                format!("may not be below {MIN_PASSWORD_CHARS_MFA} (NIST SP 800-63B, with MFA)"),
+            ));
+        }
+        if policy.min_chars_with_mfa > policy.max_chars {
+            return Err(err(
+                "RESETGATE_PASSWORD_MIN_CHARS_MFA",
+                "must not exceed RESETGATE_PASSWORD_MAX_CHARS",
             ));
         }
         if policy.max_chars < 64 || policy.max_chars > crate::reset::password::HARD_MAX_BYTES {
@@ -319,6 +335,13 @@ impl Config {
         }
 
         let transport = match env.raw("RESETGATE_MAIL_TRANSPORT").as_deref() {
+            // Production must choose: a silent default of `log` would print reset links to stdout.
+            None if mode.is_production() => {
+                return Err(err(
+                    "RESETGATE_MAIL_TRANSPORT",
+                    "required by `serve`: `file` (with RESETGATE_MAIL_FILE) or `log` (prints reset links to stdout)",
+                ))
+            }
             None | Some("log") => MailTransport::Log,
             Some("file") => MailTransport::File(
                 env.raw("RESETGATE_MAIL_FILE")
@@ -469,6 +492,7 @@ mod tests {
         ("RESETGATE_DATABASE_URL", "postgres://app:hunter2@db/resetgate"),
         ("RESETGATE_PEPPER", "0123456789abcdef0123456789abcdef"),
         ("RESETGATE_PUBLIC_BASE_URL", "https://example.com/account"),
+        ("RESETGATE_MAIL_TRANSPORT", "log"),
     ];
 
     #[test]
@@ -489,6 +513,7 @@ mod tests {
             "RESETGATE_DATABASE_URL",
             "RESETGATE_PEPPER",
             "RESETGATE_PUBLIC_BASE_URL",
+            "RESETGATE_MAIL_TRANSPORT",
         ] {
             let vars: Vec<_> = OK.iter().copied().filter(|(k, _)| *k != missing).collect();
             assert_eq!(serve(&vars).unwrap_err().var, missing);
@@ -513,6 +538,21 @@ mod tests {
                 "RESETGATE_PASSWORD_MIN_CHARS",
             ),
             ("RESETGATE_LISTEN", "nowhere", "RESETGATE_LISTEN"),
+            (
+                "RESETGATE_PASSWORD_MIN_CHARS",
+                "12",
+                "RESETGATE_PASSWORD_MIN_CHARS",
+            ),
+            (
+                "RESETGATE_PASSWORD_MIN_CHARS_MFA",
+                "4",
+                "RESETGATE_PASSWORD_MIN_CHARS_MFA",
+            ),
+            (
+                "RESETGATE_PASSWORD_MIN_CHARS_MFA",
+                "500",
+                "RESETGATE_PASSWORD_MIN_CHARS_MFA",
+            ),
             (
                 "RESETGATE_PUBLIC_BASE_URL",
                 "ftp://x",

@@ -28,6 +28,13 @@ pub enum HashError {
     Closed,
 }
 
+/// A stored hash and whether it was computed with our pepper.
+#[derive(Debug, Clone)]
+pub struct StoredHash {
+    pub phc: PhcString,
+    pub peppered: bool,
+}
+
 /// Upper bounds on the cost of a stored hash we will verify: 1 GiB, 64 passes.
 const MAX_STORED_M_KIB: u32 = 1024 * 1024;
 const MAX_STORED_T: u32 = 64;
@@ -83,26 +90,34 @@ struct Inner {
     dummy: String,
 }
 
-fn argon2(pepper: &SecretString, params: HashParams) -> Result<Argon2<'_>, HashError> {
-    Argon2::new_with_secret(
-        pepper.expose().as_bytes(),
-        Algorithm::Argon2id,
-        Version::V0x13,
-        params.to_argon2(),
-    )
-    .map_err(|e| HashError::Argon2(e.into()))
+/// `pepper = None` verifies a legacy hash computed without one.
+fn argon2(pepper: Option<&SecretString>, params: HashParams) -> Result<Argon2<'_>, HashError> {
+    match pepper {
+        Some(p) => Argon2::new_with_secret(
+            p.expose().as_bytes(),
+            Algorithm::Argon2id,
+            Version::V0x13,
+            params.to_argon2(),
+        )
+        .map_err(|e| HashError::Argon2(e.into())),
+        None => Ok(Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            params.to_argon2(),
+        )),
+    }
 }
 
 fn hash_blocking(pepper: &SecretString, params: HashParams, password: &str) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut OsRng);
-    let hash = argon2(pepper, params)?
+    let hash = argon2(Some(pepper), params)?
         .hash_password(password.as_bytes(), &salt)
         .map_err(HashError::Argon2)?;
     Ok(hash.to_string())
 }
 
 fn verify_blocking(
-    pepper: &SecretString,
+    pepper: Option<&SecretString>,
     params: HashParams,
     password: &str,
     phc: &str,
@@ -141,6 +156,21 @@ impl Hasher {
     /// # Errors
     /// When the blocking task fails.
     pub async fn hash(&self, password: NewPassword) -> Result<PhcString, HashError> {
+        self.hash_secret(SecretString::new(password.expose().to_owned()))
+            .await
+    }
+
+    /// Hashes a password that was just verified against an outdated hash (see
+    /// [`Hasher::needs_upgrade`]). No policy check: it is the user's current password, and policy
+    /// applies when a password is chosen.
+    ///
+    /// # Errors
+    /// When the blocking task fails.
+    pub async fn rehash_verified(&self, normalized: SecretString) -> Result<PhcString, HashError> {
+        self.hash_secret(normalized).await
+    }
+
+    async fn hash_secret(&self, password: SecretString) -> Result<PhcString, HashError> {
         let _permit = self
             .inner
             .permits
@@ -160,7 +190,11 @@ impl Hasher {
     ///
     /// # Errors
     /// When the stored hash is corrupt or the blocking task fails.
-    pub async fn verify(&self, password: SecretString, stored: Option<PhcString>) -> Result<bool, HashError> {
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        stored: Option<StoredHash>,
+    ) -> Result<bool, HashError> {
         let _permit = self
             .inner
             .permits
@@ -169,14 +203,34 @@ impl Hasher {
             .map_err(|_| HashError::Closed)?;
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            let (phc, real) = match &stored {
-                Some(p) => (p.as_str(), true),
-                None => (inner.dummy.as_str(), false),
+            let (phc, pepper, real) = match &stored {
+                Some(s) => (s.phc.as_str(), s.peppered.then_some(&inner.pepper), true),
+                None => (inner.dummy.as_str(), Some(&inner.pepper), false),
             };
-            let ok = verify_blocking(&inner.pepper, inner.params, password.expose(), phc)?;
+            let ok = verify_blocking(pepper, inner.params, password.expose(), phc)?;
             Ok(ok && real)
         })
         .await?
+    }
+
+    /// Whether a stored hash should be replaced after the next successful login: it lacks our
+    /// pepper, or any of its costs is below the configured ones.
+    #[must_use]
+    pub fn needs_upgrade(&self, stored: &StoredHash) -> bool {
+        if !stored.peppered {
+            return true;
+        }
+        let Ok(parsed) = PasswordHash::new(stored.phc.as_str()) else {
+            return false;
+        };
+        let Ok(params) = argon2::Params::try_from(&parsed) else {
+            return false;
+        };
+        let want = self.inner.params;
+        parsed.algorithm != Algorithm::Argon2id.ident()
+            || params.m_cost() < want.m_kib
+            || params.t_cost() < want.t
+            || params.p_cost() < want.p
     }
 }
 
@@ -188,6 +242,13 @@ mod tests {
 
     fn hasher(pepper: &str) -> Hasher {
         Hasher::new(SecretString::new(pepper.into()), HashParams::default(), 2).unwrap()
+    }
+
+    fn stored(phc: &PhcString) -> StoredHash {
+        StoredHash {
+            phc: phc.clone(),
+            peppered: true,
+        }
     }
 
     fn pw(raw: &str) -> NewPassword {
@@ -207,11 +268,11 @@ mod tests {
         let phc = h.hash(pw("quiet winter lighthouse")).await.unwrap();
         assert!(phc.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(h
-            .verify(normalize("quiet winter lighthouse"), Some(phc.clone()))
+            .verify(normalize("quiet winter lighthouse"), Some(stored(&phc)))
             .await
             .unwrap());
         assert!(!h
-            .verify(normalize("quiet winter lighthousf"), Some(phc))
+            .verify(normalize("quiet winter lighthousf"), Some(stored(&phc)))
             .await
             .unwrap());
     }
@@ -224,7 +285,7 @@ mod tests {
             .unwrap();
         let other = hasher("pepper-two-is-long-enough-0123456789");
         assert!(!other
-            .verify(normalize("quiet winter lighthouse"), Some(phc))
+            .verify(normalize("quiet winter lighthouse"), Some(stored(&phc)))
             .await
             .unwrap());
     }
@@ -236,6 +297,54 @@ mod tests {
             .verify(normalize("resetgate dummy password for unknown accounts"), None)
             .await
             .unwrap());
+    }
+
+    #[tokio::test]
+    async fn legacy_unpeppered_hashes_verify_and_need_upgrade() {
+        use argon2::password_hash::PasswordHasher as _;
+        let h = hasher("pepper-one-is-long-enough-0123456789");
+        let salt = SaltString::generate(&mut OsRng);
+        // A hash from another system: argon2id, weaker memory, no pepper.
+        let legacy = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            argon2::Params::new(8192, 3, 1, None).unwrap(),
+        )
+        .hash_password(b"quiet winter lighthouse", &salt)
+        .unwrap()
+        .to_string();
+        let legacy = StoredHash {
+            phc: PhcString::parse(&legacy).unwrap(),
+            peppered: false,
+        };
+        assert!(h
+            .verify(normalize("quiet winter lighthouse"), Some(legacy.clone()))
+            .await
+            .unwrap());
+        assert!(!h
+            .verify(normalize("quiet winter lighthousf"), Some(legacy.clone()))
+            .await
+            .unwrap());
+        assert!(h.needs_upgrade(&legacy));
+        // Marked peppered, the same hash does not verify: the pepper is part of the input.
+        let wrongly_marked = StoredHash {
+            peppered: true,
+            ..legacy
+        };
+        assert!(!h
+            .verify(normalize("quiet winter lighthouse"), Some(wrongly_marked.clone()))
+            .await
+            .unwrap());
+        assert!(
+            h.needs_upgrade(&wrongly_marked),
+            "m=8192 is below the configured 19456"
+        );
+
+        let fresh = h
+            .rehash_verified(normalize("quiet winter lighthouse"))
+            .await
+            .unwrap();
+        assert!(!h.needs_upgrade(&stored(&fresh)));
     }
 
     #[test]

@@ -8,11 +8,13 @@ use super::email::EmailAddress;
 use super::password::{normalize, PasswordPolicy, PolicyViolation, HARD_MAX_BYTES};
 use super::token::BearerToken;
 use crate::clock::Clock;
-use crate::hashing::hasher::{HashError, Hasher};
+use crate::hashing::hasher::{HashError, Hasher, PhcString, StoredHash};
 use crate::mail::seal::Sealer;
 use crate::metrics::Metrics;
 use crate::secret::SecretString;
-use crate::storage::store::{CompletedReset, MailKind, NewMail, NewSession, SessionInfo, Store, StoreError};
+use crate::storage::store::{
+    AccountId, CompletedReset, MailKind, NewMail, NewSession, SessionInfo, Store, StoreError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -146,14 +148,31 @@ impl ResetService {
             return Err(Error::InvalidCredentials);
         }
         let account = self.store.account_by_email(email).await?;
-        let stored = account.as_ref().and_then(|a| a.password_hash.clone());
+        let stored = account.as_ref().and_then(|a| {
+            a.password_hash.clone().map(|phc| StoredHash {
+                phc,
+                peppered: a.password_peppered,
+            })
+        });
+        let normalized = normalize(password.expose());
         let started = Instant::now();
-        let ok = self.hasher.verify(normalize(password.expose()), stored).await?;
+        let ok = self.hasher.verify(normalized.clone(), stored.clone()).await?;
         self.metrics
             .observe_hash("verify", started.elapsed().as_secs_f64());
         let Some(account) = account.filter(|_| ok) else {
             return Err(Error::InvalidCredentials);
         };
+        if let Some(old) = stored.filter(|s| self.hasher.needs_upgrade(s)) {
+            // Off the response path: the user is in; the stronger hash can land a moment later.
+            tokio::spawn(upgrade_hash(
+                Arc::clone(&self.store),
+                self.hasher.clone(),
+                Arc::clone(&self.clock),
+                account.id,
+                old.phc,
+                normalized,
+            ));
+        }
         let session = BearerToken::generate();
         let now = self.clock.now();
         self.store
@@ -175,5 +194,32 @@ impl ResetService {
             .live_session(&token.digest(), self.clock.now())
             .await?
             .ok_or(Error::SessionInvalid)
+    }
+}
+
+/// Replaces a legacy or weaker hash with one at the configured parameters and pepper. Failures
+/// are logged and harmless: the old hash stays valid and the next login tries again.
+async fn upgrade_hash(
+    store: Arc<dyn Store>,
+    hasher: Hasher,
+    clock: Arc<dyn Clock>,
+    account_id: AccountId,
+    old: PhcString,
+    normalized: SecretString,
+) {
+    let new = match hasher.rehash_verified(normalized).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(account_id, error = %e, "password hash upgrade failed");
+            return;
+        }
+    };
+    match store
+        .upgrade_password_hash(account_id, &old, &new, clock.now())
+        .await
+    {
+        Ok(true) => tracing::info!(account_id, "password hash upgraded to current parameters"),
+        Ok(false) => tracing::debug!(account_id, "hash changed meanwhile; upgrade skipped"),
+        Err(e) => tracing::warn!(account_id, error = %e, "storing the upgraded hash failed"),
     }
 }

@@ -12,6 +12,7 @@ use super::store::{
     Account, AccountId, CompletedReset, NewAccount, NewMail, NewSession, OutboxMessage, SessionInfo, Store,
     StoreError,
 };
+use crate::hashing::hasher::PhcString;
 use crate::reset::email::EmailAddress;
 use crate::reset::token::TokenDigest;
 
@@ -118,6 +119,7 @@ impl Store for MemoryStore {
                 id,
                 email: new.email,
                 password_hash: new.password_hash,
+                password_peppered: new.password_peppered,
                 mfa_enabled: new.mfa_enabled,
                 session_epoch: 0,
             },
@@ -174,6 +176,7 @@ impl Store for MemoryStore {
             return Ok(false);
         };
         account.password_hash = Some(reset.new_hash.clone());
+        account.password_peppered = true;
         if reset.sign_out_everywhere {
             account.session_epoch += 1;
         }
@@ -185,6 +188,24 @@ impl Store for MemoryStore {
         }
         g.enqueue(reset.notice, reset.now);
         Ok(true)
+    }
+
+    async fn upgrade_password_hash(
+        &self,
+        account_id: AccountId,
+        old: &PhcString,
+        new: &PhcString,
+        _now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut g = self.inner.lock();
+        match g.accounts.get_mut(&account_id) {
+            Some(a) if a.password_hash.as_ref() == Some(old) => {
+                a.password_hash = Some(new.clone());
+                a.password_peppered = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn create_session(&self, s: NewSession<'_>) -> Result<(), StoreError> {

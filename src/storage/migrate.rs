@@ -21,6 +21,10 @@ pub async fn run(pool: &Pool) -> Result<usize, StoreError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
         .map_err(super::postgres::db_error)?;
+    // IF NOT EXISTS would log a NOTICE on every start; notices are noise here.
+    tx.batch_execute("SET LOCAL client_min_messages = warning")
+        .await
+        .map_err(super::postgres::db_error)?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS resetgate_migrations (
              version integer PRIMARY KEY,

@@ -58,6 +58,7 @@ fn account_from_row(row: &Row) -> Result<Account, StoreError> {
             .map(|h| PhcString::parse(&h))
             .transpose()
             .map_err(|_| StoreError::Internal("stored password hash does not parse".into()))?,
+        password_peppered: row.get("password_peppered"),
         mfa_enabled: row.get("mfa_enabled"),
         session_epoch: row.get("session_epoch"),
     })
@@ -71,7 +72,8 @@ fn digest_from_row(row: &Row, column: &str) -> Result<TokenDigest, StoreError> {
     Ok(TokenDigest::from_bytes(arr))
 }
 
-const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.password_hash, a.mfa_enabled, a.session_epoch";
+const ACCOUNT_COLUMNS: &str =
+    "a.id, a.email, a.password_hash, a.password_peppered, a.mfa_enabled, a.session_epoch";
 
 const INSERT_OUTBOX: &str = "INSERT INTO outbox (kind, recipient, sealed_secret, created_at, available_at)
      VALUES ($1, $2, $3, $4, $4)";
@@ -130,11 +132,12 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let row = client
             .query_one(
-                "INSERT INTO accounts (email, password_hash, mfa_enabled, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $4) RETURNING id",
+                "INSERT INTO accounts (email, password_hash, password_peppered, mfa_enabled, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
                 &[
                     &new.email.as_str(),
                     &new.password_hash.as_ref().map(PhcString::as_str),
+                    &new.password_peppered,
                     &new.mfa_enabled,
                     &now,
                 ],
@@ -233,7 +236,7 @@ impl Store for PostgresStore {
             return Ok(false);
         }
         tx.execute(
-            "UPDATE accounts SET password_hash = $1, updated_at = $2,
+            "UPDATE accounts SET password_hash = $1, password_peppered = true, updated_at = $2,
                  session_epoch = session_epoch + CASE WHEN $3 THEN 1 ELSE 0 END
              WHERE id = $4",
             &[
@@ -265,6 +268,25 @@ impl Store for PostgresStore {
         .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         Ok(true)
+    }
+
+    async fn upgrade_password_hash(
+        &self,
+        account_id: AccountId,
+        old: &PhcString,
+        new: &PhcString,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE accounts SET password_hash = $3, password_peppered = true, updated_at = $4
+                 WHERE id = $1 AND password_hash = $2",
+                &[&account_id, &old.as_str(), &new.as_str(), &now],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(n == 1)
     }
 
     async fn create_session(&self, s: NewSession<'_>) -> Result<(), StoreError> {

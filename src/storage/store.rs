@@ -31,6 +31,8 @@ pub struct Account {
     pub id: AccountId,
     pub email: EmailAddress,
     pub password_hash: Option<PhcString>,
+    /// Whether `password_hash` was computed with our pepper (false for imported legacy hashes).
+    pub password_peppered: bool,
     pub mfa_enabled: bool,
     /// Sessions carry the epoch they were issued under; bumping it signs out every session.
     pub session_epoch: i64,
@@ -40,6 +42,7 @@ pub struct Account {
 pub struct NewAccount {
     pub email: EmailAddress,
     pub password_hash: Option<PhcString>,
+    pub password_peppered: bool,
     pub mfa_enabled: bool,
 }
 
@@ -144,6 +147,16 @@ pub trait Store: Send + Sync + 'static {
     /// session epoch if asked, and enqueue the notice. `false` when the token was consumed or
     /// expired in the meantime, in which case nothing changed.
     async fn complete_reset(&self, reset: CompletedReset<'_>) -> Result<bool, StoreError>;
+
+    /// Replaces a hash after a successful login (legacy import or weaker parameters), only if it
+    /// is still `old`: a reset that landed in between wins. `false` when nothing changed.
+    async fn upgrade_password_hash(
+        &self,
+        account_id: AccountId,
+        old: &PhcString,
+        new: &PhcString,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     async fn create_session(&self, session: NewSession<'_>) -> Result<(), StoreError>;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
-use crate::helpers::{spawn_app_on, TestDb, PEPPER};
+use crate::helpers::{legacy_hash, spawn_app_on, TestDb, PEPPER};
 
 const BIN: &str = env!("CARGO_BIN_EXE_resetgate");
 
@@ -116,6 +116,7 @@ fn check_config_prints_redacted_config_and_exits_64_when_invalid() {
         )
         .env("RESETGATE_PEPPER", PEPPER)
         .env("RESETGATE_PUBLIC_BASE_URL", "https://example.com")
+        .env("RESETGATE_MAIL_TRANSPORT", "log")
         .output()
         .unwrap();
     assert!(ok.status.success(), "{ok:?}");
@@ -210,9 +211,27 @@ async fn migrate_and_create_account_then_log_in() {
     .unwrap();
     assert!(!imported.status.success(), "non-argon2 hash must be refused");
 
+    // A hash exported from a legacy system (argon2id, no pepper) imports and logs in.
+    let legacy = with_db(&[
+        "create-account",
+        "--email",
+        "legacy@example.com",
+        "--password-hash",
+        &legacy_hash("a passphrase from the old system"),
+    ])
+    .output()
+    .unwrap();
+    assert!(legacy.status.success(), "{legacy:?}");
+
     let app = spawn_app_on(Some(db), &[]).await;
     assert_eq!(
         app.login("ops@example.com", "an operator chose this passphrase")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.login("legacy@example.com", "a passphrase from the old system")
             .await
             .status(),
         200

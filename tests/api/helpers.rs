@@ -11,7 +11,7 @@ use chrono::Utc;
 use resetgate::app::{self, Parts, Running};
 use resetgate::clock::{Clock, ManualClock};
 use resetgate::config::{Config, Mode};
-use resetgate::hashing::hasher::Hasher;
+use resetgate::hashing::hasher::{Hasher, PhcString};
 use resetgate::reset::email::EmailAddress;
 use resetgate::secret::SecretString;
 use resetgate::storage::store::{AccountId, NewAccount, Store};
@@ -289,7 +289,25 @@ impl TestApp {
                 NewAccount {
                     email,
                     password_hash: hash,
+                    password_peppered: true,
                     mfa_enabled: mfa,
+                },
+                self.clock.now(),
+            )
+            .await
+            .expect("create account")
+    }
+
+    /// Imports an account whose hash came from another system: argon2id at weaker parameters and
+    /// without our pepper.
+    pub async fn import_legacy_account(&self, email: &str, password: &str) -> AccountId {
+        self.store
+            .create_account(
+                NewAccount {
+                    email: EmailAddress::parse(email).expect("valid email"),
+                    password_hash: Some(PhcString::parse(&legacy_hash(password)).expect("phc")),
+                    password_peppered: false,
+                    mfa_enabled: false,
                 },
                 self.clock.now(),
             )
@@ -385,4 +403,14 @@ pub async fn error_code(resp: reqwest::Response) -> String {
         .as_str()
         .expect("error.code")
         .to_owned()
+}
+
+/// An argon2id hash as another system would have made it: m=8 MiB, t=3, no pepper.
+pub fn legacy_hash(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher as _, SaltString};
+    let params = argon2::Params::new(8192, 3, 1, None).expect("params");
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password(password.as_bytes(), &SaltString::generate(&mut rand::rngs::OsRng))
+        .expect("hash")
+        .to_string()
 }

@@ -12,7 +12,56 @@ crate::both_backends!(
     bad_session_tokens_are_rejected,
     sessions_expire,
     expired_sessions_and_tokens_are_purged,
+    imported_legacy_hashes_log_in_and_are_upgraded,
 );
+
+async fn imported_legacy_hashes_log_in_and_are_upgraded(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.import_legacy_account("legacy@example.com", "an old but fine passphrase")
+        .await;
+    assert_eq!(
+        app.login("legacy@example.com", "the wrong passphrase")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.login("legacy@example.com", "an old but fine passphrase")
+            .await
+            .status(),
+        200
+    );
+
+    // The upgrade runs after the response; wait for it to land.
+    let email = resetgate::reset::email::EmailAddress::parse("legacy@example.com").unwrap();
+    let mut upgraded = None;
+    for _ in 0..100 {
+        let account = app.store.account_by_email(&email).await.unwrap().unwrap();
+        if account.password_peppered {
+            upgraded = account.password_hash;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let phc = upgraded.expect("hash upgraded after login");
+    assert!(
+        phc.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{}",
+        phc.as_str()
+    );
+    assert_eq!(
+        app.login("legacy@example.com", "an old but fine passphrase")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.login("legacy@example.com", "the wrong passphrase")
+            .await
+            .status(),
+        401
+    );
+}
 
 async fn login_opens_a_session(backend: Backend) {
     let app = spawn_app(backend).await;

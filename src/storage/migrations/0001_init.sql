@@ -5,6 +5,9 @@ CREATE TABLE accounts (
     id             bigserial PRIMARY KEY,
     email          text NOT NULL UNIQUE,          -- lowercase, normalised by the application
     password_hash  text,                          -- argon2 PHC string; NULL = no password set
+    -- false for hashes imported from another system (computed without our pepper); upgraded to a
+    -- peppered hash at the configured parameters on the next successful login.
+    password_peppered boolean NOT NULL DEFAULT true,
     mfa_enabled    boolean NOT NULL DEFAULT false,
     session_epoch  bigint NOT NULL DEFAULT 0,     -- bumped to sign out every session
     created_at     timestamptz NOT NULL,
