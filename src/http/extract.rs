@@ -9,6 +9,7 @@ use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
 
 use super::errors::Error;
+use crate::reset::email::EmailAddress;
 use crate::reset::token::BearerToken;
 
 /// Parses a JSON body of at most `limit` bytes into `T`.
@@ -77,4 +78,15 @@ pub fn bearer<B>(req: &Request<B>) -> Result<BearerToken, Error> {
         return Err(Error::SessionInvalid);
     }
     BearerToken::parse(token.trim()).map_err(|_| Error::SessionInvalid)
+}
+
+/// An email address from a request body.
+///
+/// # Errors
+/// `400 invalid_email` when it cannot be an address (this says nothing about accounts).
+pub fn email(raw: &str) -> Result<EmailAddress, Error> {
+    EmailAddress::parse(raw).map_err(|e| Error::BadRequest {
+        code: "invalid_email",
+        message: e.to_string(),
+    })
 }

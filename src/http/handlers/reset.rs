@@ -10,7 +10,6 @@ use serde_json::json;
 use crate::http::errors::{json_response, Error, HttpResponse};
 use crate::http::extract;
 use crate::http::state::AppState;
-use crate::reset::email::EmailAddress;
 use crate::reset::token::BearerToken;
 use crate::secret::SecretString;
 
@@ -36,10 +35,7 @@ fn yes() -> bool {
 /// The same status and body whether or not the account exists.
 pub async fn request(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
     let body: ResetRequest = extract::json(req, state.body_limit).await?;
-    let email = EmailAddress::parse(&body.email).map_err(|e| Error::BadRequest {
-        code: "invalid_email",
-        message: e.to_string(),
-    })?;
+    let email = extract::email(&body.email)?;
     state.service.request_reset(&email).await?;
     Ok(json_response(
         StatusCode::ACCEPTED,

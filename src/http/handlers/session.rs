@@ -10,7 +10,6 @@ use serde_json::json;
 use crate::http::errors::{json_response, Error, HttpResponse};
 use crate::http::extract;
 use crate::http::state::AppState;
-use crate::reset::email::EmailAddress;
 use crate::secret::SecretString;
 
 #[derive(Deserialize)]
@@ -21,10 +20,7 @@ struct Login {
 
 pub async fn login(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
     let body: Login = extract::json(req, state.body_limit).await?;
-    let email = EmailAddress::parse(&body.email).map_err(|e| Error::BadRequest {
-        code: "invalid_email",
-        message: e.to_string(),
-    })?;
+    let email = extract::email(&body.email)?;
     let session = state.service.login(&email, &body.password).await?;
     Ok(json_response(
         StatusCode::OK,
