@@ -101,8 +101,13 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
         clock,
     } = parts;
     let metrics = Arc::new(Metrics::new());
-    let hasher = Hasher::new(config.pepper.clone(), config.hash, config.hash_concurrency)
-        .context("building the hasher")?;
+    let hasher = Hasher::start(
+        config.pepper.clone(),
+        config.pool(),
+        config.hash_mode,
+        Arc::clone(&metrics),
+    )
+    .context("building the hasher")?;
     let sealer = Sealer::new(&config.pepper);
     let ttl_minutes = i64::try_from(config.token_ttl.as_secs() / 60).unwrap_or(i64::MAX);
     let templates = Templates::new(config.public_base_url.clone(), ttl_minutes);

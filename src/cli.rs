@@ -11,7 +11,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::app::{self, Parts};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, MailTransport, Mode};
-use crate::hashing::hasher::{Hasher, PhcString};
+use crate::hashing::hasher::{HashMode, Hasher};
+use crate::hashing::phc::PhcString;
+use crate::hashing::pool::PoolConfig;
+use crate::metrics::Metrics;
 use crate::reset::blocklist;
 use crate::reset::email::EmailAddress;
 use crate::shutdown;
@@ -217,7 +220,16 @@ async fn create_account(
                 .policy
                 .parse(raw, &email, mfa)
                 .map_err(|v| anyhow::anyhow!("password refused ({}): {v}", v.code()))?;
-            let hasher = Hasher::new(config.pepper.clone(), config.hash, 1)?;
+            let pool = PoolConfig {
+                workers: 1,
+                ..config.pool()
+            };
+            let hasher = Hasher::start(
+                config.pepper.clone(),
+                pool,
+                HashMode::Pool,
+                Arc::new(Metrics::new()),
+            )?;
             Some(hasher.hash(password).await?)
         }
         (false, Some(phc)) => {

@@ -13,7 +13,9 @@ use rand::rngs::OsRng;
 use rand::RngCore as _;
 use url::Url;
 
+use crate::hashing::hasher::HashMode;
 use crate::hashing::params::{self, HashParams};
+use crate::hashing::pool::PoolConfig;
 use crate::reset::password::PasswordPolicy;
 use crate::secret::SecretString;
 
@@ -39,6 +41,10 @@ pub const DEFAULT_SHUTDOWN_DELAY_MS: u64 = 0;
 /// whether an address has an account. Comfortably above the known-account path's database work.
 pub const DEFAULT_RESET_FLOOR_MS: u64 = 150;
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+/// A hashing job is refused at admission if it would wait longer than this in the queue.
+pub const DEFAULT_HASH_QUEUE_BUDGET_MS: u64 = 100;
+/// A job still queued this long after admission is answered 503 without hashing.
+pub const DEFAULT_HASH_DEADLINE_MS: u64 = 500;
 pub const DEFAULT_MAIL_FROM: &str = "resetgate <no-reply@localhost>";
 pub const DEFAULT_MAIL_POLL_MS: u64 = 500;
 /// Minimum pepper length: 256 bits of key material.
@@ -116,8 +122,11 @@ pub struct Config {
     pub token_ttl: Duration,
     pub session_ttl: Duration,
     pub hash: HashParams,
-    /// Hashes computed at once; each holds `m_kib` of memory.
-    pub hash_concurrency: usize,
+    /// Hashing worker threads (W); each holds `m_kib` of memory for its life.
+    pub hash_workers: usize,
+    pub hash_queue_budget: Duration,
+    pub hash_deadline: Duration,
+    pub hash_mode: HashMode,
     pub pepper: SecretString,
     pub policy: PasswordPolicy,
     pub body_limit: usize,
@@ -371,7 +380,24 @@ impl Config {
                 env.positive("RESETGATE_SESSION_TTL_SECS", DEFAULT_SESSION_TTL_SECS)?,
             ),
             hash,
-            hash_concurrency: env.positive("RESETGATE_HASH_WORKERS", cores)?,
+            hash_workers: env.positive("RESETGATE_HASH_WORKERS", cores)?,
+            hash_queue_budget: Duration::from_millis(
+                env.positive("RESETGATE_HASH_QUEUE_BUDGET_MS", DEFAULT_HASH_QUEUE_BUDGET_MS)?,
+            ),
+            hash_deadline: Duration::from_millis(
+                env.positive("RESETGATE_HASH_DEADLINE_MS", DEFAULT_HASH_DEADLINE_MS)?,
+            ),
+            hash_mode: match env.raw("RESETGATE_HASH_MODE").as_deref() {
+                None | Some("pool") => HashMode::Pool,
+                // Only for the load report's baseline: no bound, no admission.
+                Some("unbounded") => HashMode::Unbounded,
+                Some(other) => {
+                    return Err(err(
+                        "RESETGATE_HASH_MODE",
+                        format!("expected pool (or unbounded, for baselines only), got {other:?}"),
+                    ))
+                }
+            },
             pepper,
             policy,
             body_limit: env.positive("RESETGATE_BODY_LIMIT_BYTES", DEFAULT_BODY_LIMIT_BYTES)?,
@@ -392,6 +418,19 @@ impl Config {
                 ),
             },
         })
+    }
+}
+
+impl Config {
+    /// The hashing pool's settings.
+    #[must_use]
+    pub fn pool(&self) -> PoolConfig {
+        PoolConfig {
+            workers: self.hash_workers,
+            queue_budget: self.hash_queue_budget,
+            job_deadline: self.hash_deadline,
+            params: self.hash,
+        }
     }
 }
 
@@ -435,7 +474,21 @@ impl fmt::Display for Config {
         writeln!(f, "RESETGATE_ARGON2_M_KIB={}", self.hash.m_kib)?;
         writeln!(f, "RESETGATE_ARGON2_T={}", self.hash.t)?;
         writeln!(f, "RESETGATE_ARGON2_P={}", self.hash.p)?;
-        writeln!(f, "RESETGATE_HASH_WORKERS={}", self.hash_concurrency)?;
+        writeln!(f, "RESETGATE_HASH_WORKERS={}", self.hash_workers)?;
+        writeln!(
+            f,
+            "RESETGATE_HASH_QUEUE_BUDGET_MS={}",
+            self.hash_queue_budget.as_millis()
+        )?;
+        writeln!(f, "RESETGATE_HASH_DEADLINE_MS={}", self.hash_deadline.as_millis())?;
+        writeln!(
+            f,
+            "RESETGATE_HASH_MODE={}",
+            match self.hash_mode {
+                HashMode::Pool => "pool",
+                HashMode::Unbounded => "unbounded",
+            }
+        )?;
         writeln!(f, "RESETGATE_PEPPER=[redacted]")?;
         writeln!(f, "RESETGATE_PASSWORD_MIN_CHARS={}", self.policy.min_chars)?;
         writeln!(

@@ -1,4 +1,7 @@
-//! Argon2id password hashing off the async runtime.
+//! Argon2id password hashing on a bounded pool of dedicated workers.
 
+pub mod compute;
 pub mod hasher;
 pub mod params;
+pub mod phc;
+pub mod pool;

@@ -1,216 +1,191 @@
-//! Password hashing and verification with argon2id, the pepper as argon2's secret input.
+//! The hashing service the flows use: argon2id with the pepper as argon2's secret input, run on the
+//! bounded worker pool ([`super::pool`]) in a priority lane. Also knows the dummy hash that unknown
+//! accounts verify against, and when a stored hash deserves an upgrade.
 //!
-//! Hashing is CPU- and memory-heavy (~19 MiB per hash), so it never runs on the async runtime's
-//! threads: each job goes to `spawn_blocking`, and a semaphore caps how many run at once so a burst
-//! cannot allocate unbounded memory. (The dedicated worker pool with deadlines and shedding replaces
-//! this in the load-resilience work.)
+//! `HashMode::Unbounded` exists only as the load report's baseline: every job goes straight to
+//! `spawn_blocking` with fresh memory and no admission control, which is what a naive service does.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Version};
-use rand::rngs::OsRng;
-use tokio::sync::Semaphore;
+use argon2::password_hash::PasswordHash;
+use argon2::Algorithm;
 
+use super::compute;
 use super::params::HashParams;
+use super::phc::{HashError, PhcString, StoredHash};
+use super::pool::{Done, Lane, Pool, PoolConfig, PoolError, Work};
+use crate::metrics::Metrics;
 use crate::reset::password::NewPassword;
 use crate::secret::SecretString;
 
-#[derive(Debug, thiserror::Error)]
-pub enum HashError {
-    #[error("stored password hash is not a valid PHC string: {0}")]
-    BadStoredHash(argon2::password_hash::Error),
-    #[error("argon2 failed: {0}")]
-    Argon2(argon2::password_hash::Error),
-    #[error("hashing task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
-    #[error("hashing pool closed")]
-    Closed,
-}
-
-/// A stored hash and whether it was computed with our pepper.
-#[derive(Debug, Clone)]
-pub struct StoredHash {
-    pub phc: PhcString,
-    pub peppered: bool,
-}
-
-/// Upper bounds on the cost of a stored hash we will verify: 1 GiB, 64 passes.
-const MAX_STORED_M_KIB: u32 = 1024 * 1024;
-const MAX_STORED_T: u32 = 64;
-
-/// A PHC string (`$argon2id$v=19$m=...`), the only form in which passwords are stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PhcString(String);
-
-impl PhcString {
-    /// Accepts only argon2 PHC strings, so an import cannot smuggle in a weaker algorithm.
-    ///
-    /// # Errors
-    /// When the string is not an argon2 PHC string.
-    pub fn parse(raw: &str) -> Result<Self, HashError> {
-        let parsed = PasswordHash::new(raw).map_err(HashError::BadStoredHash)?;
-        if Algorithm::try_from(parsed.algorithm).is_err() || parsed.hash.is_none() {
-            return Err(HashError::BadStoredHash(argon2::password_hash::Error::Algorithm));
-        }
-        // Verification runs at the stored cost, so an absurd imported cost would be a memory or
-        // CPU bomb on every login: bound it.
-        let params = argon2::Params::try_from(&parsed).map_err(HashError::BadStoredHash)?;
-        if params.m_cost() > MAX_STORED_M_KIB || params.t_cost() > MAX_STORED_T || params.p_cost() > 16 {
-            return Err(HashError::BadStoredHash(
-                argon2::password_hash::Error::ParamValueInvalid(
-                    argon2::password_hash::errors::InvalidValue::TooLong,
-                ),
-            ));
-        }
-        Ok(Self(raw.to_owned()))
-    }
-
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    #[must_use]
-    pub fn into_string(self) -> String {
-        self.0
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashMode {
+    /// The bounded pool with admission, deadlines and lanes (production).
+    Pool,
+    /// Unbounded `spawn_blocking`, no admission: the baseline the load report compares against.
+    Unbounded,
 }
 
 #[derive(Clone)]
 pub struct Hasher {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    pepper: SecretString,
+    engine: Engine,
     params: HashParams,
-    permits: Semaphore,
     /// Verified against when an account does not exist, so an unknown email costs a full hash.
-    dummy: String,
+    dummy: PhcString,
 }
 
-/// `pepper = None` verifies a legacy hash computed without one.
-fn argon2(pepper: Option<&SecretString>, params: HashParams) -> Result<Argon2<'_>, HashError> {
-    match pepper {
-        Some(p) => Argon2::new_with_secret(
-            p.expose().as_bytes(),
-            Algorithm::Argon2id,
-            Version::V0x13,
-            params.to_argon2(),
-        )
-        .map_err(|e| HashError::Argon2(e.into())),
-        None => Ok(Argon2::new(
-            Algorithm::Argon2id,
-            Version::V0x13,
-            params.to_argon2(),
-        )),
-    }
-}
-
-fn hash_blocking(pepper: &SecretString, params: HashParams, password: &str) -> Result<String, HashError> {
-    let salt = SaltString::generate(&mut OsRng);
-    let hash = argon2(Some(pepper), params)?
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(HashError::Argon2)?;
-    Ok(hash.to_string())
-}
-
-fn verify_blocking(
-    pepper: Option<&SecretString>,
-    params: HashParams,
-    password: &str,
-    phc: &str,
-) -> Result<bool, HashError> {
-    let parsed = PasswordHash::new(phc).map_err(HashError::BadStoredHash)?;
-    // The verifier takes m/t/p from the PHC string; `params` only seeds the secret-bearing instance.
-    match argon2(pepper, params)?.verify_password(password.as_bytes(), &parsed) {
-        Ok(()) => Ok(true),
-        Err(argon2::password_hash::Error::Password) => Ok(false),
-        Err(e) => Err(HashError::Argon2(e)),
-    }
+#[derive(Clone)]
+enum Engine {
+    Pool(Pool),
+    Unbounded {
+        pepper: SecretString,
+        metrics: Arc<Metrics>,
+    },
 }
 
 impl Hasher {
-    /// Computes the dummy hash once, on the calling thread (startup only).
+    /// Computes the dummy hash on the calling thread (startup only); its duration seeds the pool's
+    /// hash-time estimate.
     ///
     /// # Errors
-    /// When argon2 rejects the pepper or parameters.
-    pub fn new(pepper: SecretString, params: HashParams, max_concurrent: usize) -> Result<Self, HashError> {
-        let dummy = hash_blocking(&pepper, params, "resetgate dummy password for unknown accounts")?;
+    /// When argon2 rejects the pepper or a worker thread cannot start.
+    pub fn start(
+        pepper: SecretString,
+        config: PoolConfig,
+        mode: HashMode,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, HashError> {
+        let mut memory = compute::memory_for(config.params);
+        let started = Instant::now();
+        let dummy = compute::hash(
+            &mut memory,
+            &pepper,
+            config.params,
+            "resetgate dummy password for unknown accounts",
+        )?;
+        let measured = started.elapsed();
+        drop(memory);
+        let engine = match mode {
+            HashMode::Pool => Engine::Pool(
+                Pool::start(config, pepper, measured, metrics)
+                    .map_err(|e| HashError::Worker(e.to_string()))?,
+            ),
+            HashMode::Unbounded => Engine::Unbounded { pepper, metrics },
+        };
         Ok(Self {
-            inner: Arc::new(Inner {
-                pepper,
-                params,
-                permits: Semaphore::new(max_concurrent.max(1)),
-                dummy,
-            }),
+            engine,
+            params: config.params,
+            dummy,
         })
     }
 
     #[must_use]
     pub fn params(&self) -> HashParams {
-        self.inner.params
+        self.params
     }
 
+    #[must_use]
+    pub fn pool(&self) -> Option<&Pool> {
+        match &self.engine {
+            Engine::Pool(p) => Some(p),
+            Engine::Unbounded { .. } => None,
+        }
+    }
+
+    async fn run(&self, lane: Lane, work: Work) -> Result<Done, PoolError> {
+        match &self.engine {
+            Engine::Pool(pool) => pool.run(lane, work).await,
+            Engine::Unbounded { pepper, metrics } => {
+                let (pepper, params, metrics) = (pepper.clone(), self.params, Arc::clone(metrics));
+                tokio::task::spawn_blocking(move || {
+                    let started = Instant::now();
+                    let mut memory = compute::memory_for(params);
+                    let done = match work {
+                        Work::Hash { password } => {
+                            compute::hash(&mut memory, &pepper, params, password.expose()).map(Done::Hash)
+                        }
+                        Work::Verify {
+                            password,
+                            phc,
+                            peppered,
+                        } => {
+                            compute::verify(&mut memory, peppered.then_some(&pepper), password.expose(), &phc)
+                                .map(Done::Verify)
+                        }
+                    };
+                    metrics
+                        .hash_duration
+                        .with_label_values(&[lane.as_str()])
+                        .observe(started.elapsed().as_secs_f64());
+                    done.map_err(PoolError::Hash)
+                })
+                .await
+                .map_err(|e| PoolError::Hash(HashError::Worker(e.to_string())))?
+            }
+        }
+    }
+
+    /// Hashes a new password (confirm lane).
+    ///
     /// # Errors
-    /// When the blocking task fails.
-    pub async fn hash(&self, password: NewPassword) -> Result<PhcString, HashError> {
-        self.hash_secret(SecretString::new(password.expose().to_owned()))
-            .await
+    /// When the pool sheds or expires the job, or argon2 fails.
+    pub async fn hash(&self, password: NewPassword) -> Result<PhcString, PoolError> {
+        let work = Work::Hash {
+            password: SecretString::new(password.expose().to_owned()),
+        };
+        match self.run(Lane::Confirm, work).await? {
+            Done::Hash(phc) => Ok(phc),
+            Done::Verify(_) => Err(PoolError::Hash(HashError::Worker("wrong result kind".into()))),
+        }
     }
 
     /// Hashes a password that was just verified against an outdated hash (see
-    /// [`Hasher::needs_upgrade`]). No policy check: it is the user's current password, and policy
-    /// applies when a password is chosen.
+    /// [`Hasher::needs_upgrade`]), in the background lane. No policy check: it is the user's
+    /// current password, and policy applies when a password is chosen.
     ///
     /// # Errors
-    /// When the blocking task fails.
-    pub async fn rehash_verified(&self, normalized: SecretString) -> Result<PhcString, HashError> {
-        self.hash_secret(normalized).await
-    }
-
-    async fn hash_secret(&self, password: SecretString) -> Result<PhcString, HashError> {
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| HashError::Closed)?;
-        let inner = Arc::clone(&self.inner);
-        let phc = tokio::task::spawn_blocking(move || {
-            hash_blocking(&inner.pepper, inner.params, password.expose())
-        })
-        .await??;
-        Ok(PhcString(phc))
+    /// When the pool sheds or expires the job, or argon2 fails.
+    pub async fn rehash_verified(&self, normalized: SecretString) -> Result<PhcString, PoolError> {
+        match self
+            .run(Lane::Background, Work::Hash { password: normalized })
+            .await?
+        {
+            Done::Hash(phc) => Ok(phc),
+            Done::Verify(_) => Err(PoolError::Hash(HashError::Worker("wrong result kind".into()))),
+        }
     }
 
     /// Verifies a normalised password against a stored hash, or against the dummy hash when there
-    /// is no account, so both cases take one full argon2 computation.
+    /// is none, so both cases cost one full argon2 computation.
     ///
     /// # Errors
-    /// When the stored hash is corrupt or the blocking task fails.
+    /// When the pool sheds or expires the job, or the stored hash is corrupt.
     pub async fn verify(
         &self,
+        lane: Lane,
         password: SecretString,
         stored: Option<StoredHash>,
-    ) -> Result<bool, HashError> {
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| HashError::Closed)?;
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let (phc, pepper, real) = match &stored {
-                Some(s) => (s.phc.as_str(), s.peppered.then_some(&inner.pepper), true),
-                None => (inner.dummy.as_str(), Some(&inner.pepper), false),
-            };
-            let ok = verify_blocking(pepper, inner.params, password.expose(), phc)?;
-            Ok(ok && real)
-        })
-        .await?
+    ) -> Result<bool, PoolError> {
+        let real = stored.is_some();
+        let (phc, peppered) = match stored {
+            Some(s) => (s.phc, s.peppered),
+            None => (self.dummy.clone(), true),
+        };
+        match self
+            .run(
+                lane,
+                Work::Verify {
+                    password,
+                    phc,
+                    peppered,
+                },
+            )
+            .await?
+        {
+            Done::Verify(ok) => Ok(ok && real),
+            Done::Hash(_) => Err(PoolError::Hash(HashError::Worker("wrong result kind".into()))),
+        }
     }
 
     /// Whether a stored hash should be replaced after the next successful login: it lacks our
@@ -226,7 +201,7 @@ impl Hasher {
         let Ok(params) = argon2::Params::try_from(&parsed) else {
             return false;
         };
-        let want = self.inner.params;
+        let want = self.params;
         parsed.algorithm != Algorithm::Argon2id.ident()
             || params.m_cost() < want.m_kib
             || params.t_cost() < want.t
@@ -234,21 +209,39 @@ impl Hasher {
     }
 }
 
+/// Measures one hash at `params` on this thread: the per-core cost used by `calibrate`.
+///
+/// # Errors
+/// When argon2 rejects the inputs.
+pub fn time_one_hash(params: HashParams) -> Result<Duration, HashError> {
+    let pepper = SecretString::new("calibration pepper, not a secret 0123456789".into());
+    let mut memory = compute::memory_for(params);
+    let started = Instant::now();
+    compute::hash(&mut memory, &pepper, params, "calibration password")?;
+    Ok(started.elapsed())
+}
+
 #[cfg(test)]
+#[allow(clippy::unnecessary_wraps)] // `peppered` matches `verify`'s argument type
 mod tests {
     use super::*;
     use crate::reset::email::EmailAddress;
     use crate::reset::password::{normalize, PasswordPolicy};
 
     fn hasher(pepper: &str) -> Hasher {
-        Hasher::new(SecretString::new(pepper.into()), HashParams::default(), 2).unwrap()
-    }
-
-    fn stored(phc: &PhcString) -> StoredHash {
-        StoredHash {
-            phc: phc.clone(),
-            peppered: true,
-        }
+        let config = PoolConfig {
+            workers: 2,
+            queue_budget: Duration::from_secs(10),
+            job_deadline: Duration::from_secs(10),
+            params: HashParams::default(),
+        };
+        Hasher::start(
+            SecretString::new(pepper.into()),
+            config,
+            HashMode::Pool,
+            Arc::new(Metrics::new()),
+        )
+        .unwrap()
     }
 
     fn pw(raw: &str) -> NewPassword {
@@ -262,55 +255,63 @@ mod tests {
             .unwrap()
     }
 
+    fn peppered(phc: &PhcString) -> Option<StoredHash> {
+        Some(stored(phc))
+    }
+
+    fn stored(phc: &PhcString) -> StoredHash {
+        StoredHash {
+            phc: phc.clone(),
+            peppered: true,
+        }
+    }
+
     #[tokio::test]
-    async fn hash_verifies_and_uses_configured_params() {
+    async fn hash_verifies_with_the_pepper_only() {
         let h = hasher("pepper-one-is-long-enough-0123456789");
         let phc = h.hash(pw("quiet winter lighthouse")).await.unwrap();
         assert!(phc.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(h
-            .verify(normalize("quiet winter lighthouse"), Some(stored(&phc)))
+            .verify(Lane::Login, normalize("quiet winter lighthouse"), peppered(&phc))
             .await
             .unwrap());
         assert!(!h
-            .verify(normalize("quiet winter lighthousf"), Some(stored(&phc)))
+            .verify(Lane::Login, normalize("quiet winter lighthousf"), peppered(&phc))
             .await
             .unwrap());
-    }
-
-    #[tokio::test]
-    async fn pepper_is_part_of_the_hash() {
-        let phc = hasher("pepper-one-is-long-enough-0123456789")
-            .hash(pw("quiet winter lighthouse"))
-            .await
-            .unwrap();
         let other = hasher("pepper-two-is-long-enough-0123456789");
         assert!(!other
-            .verify(normalize("quiet winter lighthouse"), Some(stored(&phc)))
+            .verify(Lane::Login, normalize("quiet winter lighthouse"), peppered(&phc))
             .await
             .unwrap());
+        assert!(!h.needs_upgrade(&stored(&phc)));
     }
 
     #[tokio::test]
-    async fn unknown_account_never_verifies() {
+    async fn unknown_accounts_verify_against_the_dummy_and_fail() {
         let h = hasher("pepper-one-is-long-enough-0123456789");
-        assert!(!h
-            .verify(normalize("resetgate dummy password for unknown accounts"), None)
-            .await
-            .unwrap());
+        let dummy_password = normalize("resetgate dummy password for unknown accounts");
+        assert!(!h.verify(Lane::Login, dummy_password, None).await.unwrap());
+        assert_eq!(
+            h.pool().unwrap().computed(),
+            1,
+            "the unknown account still cost one hash"
+        );
     }
 
     #[tokio::test]
     async fn legacy_unpeppered_hashes_verify_and_need_upgrade() {
-        use argon2::password_hash::PasswordHasher as _;
+        use argon2::password_hash::{PasswordHasher as _, SaltString};
         let h = hasher("pepper-one-is-long-enough-0123456789");
-        let salt = SaltString::generate(&mut OsRng);
-        // A hash from another system: argon2id, weaker memory, no pepper.
-        let legacy = Argon2::new(
+        let legacy = argon2::Argon2::new(
             Algorithm::Argon2id,
-            Version::V0x13,
+            argon2::Version::V0x13,
             argon2::Params::new(8192, 3, 1, None).unwrap(),
         )
-        .hash_password(b"quiet winter lighthouse", &salt)
+        .hash_password(
+            b"quiet winter lighthouse",
+            &SaltString::generate(&mut rand::rngs::OsRng),
+        )
         .unwrap()
         .to_string();
         let legacy = StoredHash {
@@ -318,28 +319,30 @@ mod tests {
             peppered: false,
         };
         assert!(h
-            .verify(normalize("quiet winter lighthouse"), Some(legacy.clone()))
-            .await
-            .unwrap());
-        assert!(!h
-            .verify(normalize("quiet winter lighthousf"), Some(legacy.clone()))
+            .verify(
+                Lane::Login,
+                normalize("quiet winter lighthouse"),
+                Some(legacy.clone())
+            )
             .await
             .unwrap());
         assert!(h.needs_upgrade(&legacy));
-        // Marked peppered, the same hash does not verify: the pepper is part of the input.
-        let wrongly_marked = StoredHash {
+        let marked_peppered = StoredHash {
             peppered: true,
             ..legacy
         };
         assert!(!h
-            .verify(normalize("quiet winter lighthouse"), Some(wrongly_marked.clone()))
+            .verify(
+                Lane::Login,
+                normalize("quiet winter lighthouse"),
+                Some(marked_peppered.clone())
+            )
             .await
             .unwrap());
         assert!(
-            h.needs_upgrade(&wrongly_marked),
+            h.needs_upgrade(&marked_peppered),
             "m=8192 is below the configured 19456"
         );
-
         let fresh = h
             .rehash_verified(normalize("quiet winter lighthouse"))
             .await
@@ -347,17 +350,28 @@ mod tests {
         assert!(!h.needs_upgrade(&stored(&fresh)));
     }
 
-    #[test]
-    fn phc_import_accepts_argon2_only() {
-        assert!(PhcString::parse(
-            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0n6bVVmTsbh7XoeQ2ptJZQzzsDtXxXqCoFCkqAq8EPg"
+    #[tokio::test]
+    async fn the_unbounded_baseline_computes_the_same_hashes() {
+        let config = PoolConfig {
+            workers: 1,
+            queue_budget: Duration::from_millis(1),
+            job_deadline: Duration::from_millis(1),
+            params: HashParams::default(),
+        };
+        let pepper = "pepper-one-is-long-enough-0123456789";
+        let baseline = Hasher::start(
+            SecretString::new(pepper.into()),
+            config,
+            HashMode::Unbounded,
+            Arc::new(Metrics::new()),
         )
-        .is_ok());
-        assert!(PhcString::parse("$2b$12$abcdefghijklmnopqrstuuJr3QJcMsm2.7M6vRpGm0cvEI4aN9TQW").is_err());
-        assert!(PhcString::parse("plaintext").is_err());
-        assert!(PhcString::parse(
-            "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHRzYWx0$0n6bVVmTsbh7XoeQ2ptJZQzzsDtXxXqCoFCkqAq8EPg"
-        )
-        .is_err());
+        .unwrap();
+        assert!(baseline.pool().is_none());
+        let phc = baseline.hash(pw("quiet winter lighthouse")).await.unwrap();
+        let pooled = hasher(pepper);
+        assert!(pooled
+            .verify(Lane::Login, normalize("quiet winter lighthouse"), peppered(&phc))
+            .await
+            .unwrap());
     }
 }

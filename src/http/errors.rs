@@ -41,6 +41,9 @@ pub enum Error {
     Timeout,
     #[error("server is overloaded, retry shortly")]
     Overloaded,
+    /// Hashing capacity is exhausted; retry after the given number of seconds.
+    #[error("too many password operations right now, retry shortly")]
+    HashingOverloaded { retry_after_secs: u64 },
     #[error("internal error")]
     Internal,
 }
@@ -61,6 +64,7 @@ impl Error {
             Self::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            Self::HashingOverloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "hashing_overloaded"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -77,6 +81,9 @@ impl Error {
         match self {
             Self::Unavailable | Self::Timeout | Self::Overloaded | Self::NotReady(_) => {
                 h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::HashingOverloaded { retry_after_secs } => {
+                h.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
             }
             Self::MethodNotAllowed(allow) => {
                 h.insert(ALLOW, HeaderValue::from_static(allow));
@@ -124,6 +131,9 @@ impl From<service::Error> for Error {
             service::Error::InvalidCredentials => Self::InvalidCredentials,
             service::Error::SessionInvalid => Self::SessionInvalid,
             service::Error::Store(e) => e.into(),
+            service::Error::Overloaded { retry_after } => Self::HashingOverloaded {
+                retry_after_secs: retry_after.as_secs().max(1),
+            },
             service::Error::Hash(e) => {
                 tracing::error!(error = %e, "hashing failed");
                 Self::Internal

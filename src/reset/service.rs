@@ -8,7 +8,9 @@ use super::email::EmailAddress;
 use super::password::{normalize, PasswordPolicy, PolicyViolation, HARD_MAX_BYTES};
 use super::token::BearerToken;
 use crate::clock::Clock;
-use crate::hashing::hasher::{HashError, Hasher, PhcString, StoredHash};
+use crate::hashing::hasher::Hasher;
+use crate::hashing::phc::{PhcString, StoredHash};
+use crate::hashing::pool::{Lane, PoolError};
 use crate::mail::seal::Sealer;
 use crate::metrics::Metrics;
 use crate::secret::SecretString;
@@ -28,8 +30,11 @@ pub enum Error {
     SessionInvalid,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Hashing capacity is exhausted (shed at admission or expired in the queue).
+    #[error("hashing capacity exhausted")]
+    Overloaded { retry_after: std::time::Duration },
     #[error(transparent)]
-    Hash(#[from] HashError),
+    Hash(PoolError),
 }
 
 pub struct ResetService {
@@ -42,6 +47,19 @@ pub struct ResetService {
     pub session_ttl: Duration,
     pub reset_floor: Duration,
     pub metrics: Arc<Metrics>,
+}
+
+impl From<PoolError> for Error {
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::Shed { retry_after } => Self::Overloaded { retry_after },
+            // The job waited out its deadline: the same answer as a shed, a second later.
+            PoolError::Expired => Self::Overloaded {
+                retry_after: Duration::from_secs(1),
+            },
+            other => Self::Hash(other),
+        }
+    }
 }
 
 fn chrono(d: Duration) -> chrono::Duration {
@@ -111,9 +129,7 @@ impl ResetService {
         let password = self
             .policy
             .parse(new_password.expose(), &account.email, account.mfa_enabled)?;
-        let started = Instant::now();
         let new_hash = self.hasher.hash(password).await?;
-        self.metrics.observe_hash("hash", started.elapsed().as_secs_f64());
         let committed = self
             .store
             .complete_reset(CompletedReset {
@@ -155,10 +171,10 @@ impl ResetService {
             })
         });
         let normalized = normalize(password.expose());
-        let started = Instant::now();
-        let ok = self.hasher.verify(normalized.clone(), stored.clone()).await?;
-        self.metrics
-            .observe_hash("verify", started.elapsed().as_secs_f64());
+        let ok = self
+            .hasher
+            .verify(Lane::Login, normalized.clone(), stored.clone())
+            .await?;
         let Some(account) = account.filter(|_| ok) else {
             return Err(Error::InvalidCredentials);
         };

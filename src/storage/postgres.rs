@@ -13,7 +13,7 @@ use super::store::{
     Account, AccountId, CompletedReset, MailKind, NewAccount, NewMail, NewSession, OutboxMessage,
     SessionInfo, Store, StoreError,
 };
-use crate::hashing::hasher::PhcString;
+use crate::hashing::phc::PhcString;
 use crate::reset::email::EmailAddress;
 use crate::reset::token::TokenDigest;
 

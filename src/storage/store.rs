@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::hashing::hasher::PhcString;
+use crate::hashing::phc::PhcString;
 use crate::reset::email::EmailAddress;
 use crate::reset::token::TokenDigest;
 

@@ -11,7 +11,10 @@ use chrono::Utc;
 use resetgate::app::{self, Parts, Running};
 use resetgate::clock::{Clock, ManualClock};
 use resetgate::config::{Config, Mode};
-use resetgate::hashing::hasher::{Hasher, PhcString};
+use resetgate::hashing::hasher::{HashMode, Hasher};
+use resetgate::hashing::phc::PhcString;
+use resetgate::hashing::pool::PoolConfig;
+use resetgate::metrics::Metrics;
 use resetgate::reset::email::EmailAddress;
 use resetgate::secret::SecretString;
 use resetgate::storage::store::{AccountId, NewAccount, Store};
@@ -273,8 +276,17 @@ impl TestApp {
         let email = EmailAddress::parse(email).expect("valid email");
         let hash = match password {
             Some(p) => {
-                let hasher =
-                    Hasher::new(SecretString::new(PEPPER.into()), self.config.hash, 1).expect("hasher");
+                let pool = PoolConfig {
+                    workers: 1,
+                    ..self.config.pool()
+                };
+                let hasher = Hasher::start(
+                    SecretString::new(PEPPER.into()),
+                    pool,
+                    HashMode::Pool,
+                    Arc::new(Metrics::new()),
+                )
+                .expect("hasher");
                 let pw = self
                     .config
                     .policy
