@@ -45,7 +45,20 @@ pub enum Command {
         /// Account created at start so the reset flow can be tried at once.
         #[arg(long, default_value = "demo@example.com")]
         seed_email: String,
+        /// Give the seeded account this password (default: none, so it must be reset first).
+        /// Used by `loadtest`; visible in `ps`, so only for throwaway demos.
+        #[arg(long)]
+        seed_password: Option<String>,
     },
+    /// Measure argon2 cost on this machine and suggest hashing workers and queue budget.
+    Calibrate {
+        /// Seconds of full-load hashing for the throughput measurement.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+    },
+    /// Open-loop load test: measure capacity C, offer multiples of it to a gateway on loopback,
+    /// and write the report (see docs/perf.md).
+    Loadtest(crate::loadtest::Args),
     /// Apply database migrations and exit.
     Migrate,
     /// Print the effective configuration (secrets redacted); exit 64 if it is invalid.
@@ -84,7 +97,12 @@ pub enum CheckMode {
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve().await,
-        Command::Demo { seed_email } => demo(&seed_email).await,
+        Command::Demo {
+            seed_email,
+            seed_password,
+        } => demo(&seed_email, seed_password.as_deref()).await,
+        Command::Calibrate { seconds } => calibrate(seconds),
+        Command::Loadtest(args) => crate::loadtest::run(args).await,
         Command::Migrate => migrate_cmd().await,
         Command::CheckConfig { mode } => check_config(mode),
         Command::CreateAccount {
@@ -155,26 +173,95 @@ const DEMO_BANNER: &str = "\
 ##  For production run `resetgate serve` with RESETGATE_DATABASE_URL set.     ##
 ################################################################################";
 
-async fn demo(seed_email: &str) -> anyhow::Result<ExitCode> {
+async fn demo(seed_email: &str, seed_password: Option<&str>) -> anyhow::Result<ExitCode> {
     let config = load(Mode::Demo)?;
     eprintln!("{DEMO_BANNER}");
     tracing::warn!("demo mode: in-memory store, nothing is durable");
     let store = Arc::new(MemoryStore::new());
     let email = EmailAddress::parse(seed_email)
         .map_err(|_| anyhow::anyhow!("--seed-email {seed_email:?} is not an email address"))?;
+    let password_hash = match seed_password {
+        Some(raw) => Some(operator_hash(&config, raw, &email, false).await?),
+        None => None,
+    };
+    let has_password = password_hash.is_some();
     store
         .create_account(
             NewAccount {
                 email: email.clone(),
-                password_hash: None,
+                password_hash,
                 password_peppered: true,
                 mfa_enabled: false,
             },
             SystemClock.now(),
         )
         .await?;
-    println!("resetgate demo: seeded account {email} (no password yet: reset it)");
+    if has_password {
+        println!("resetgate demo: seeded account {email} with the given password");
+    } else {
+        println!("resetgate demo: seeded account {email} (no password yet: reset it)");
+    }
     run_until_drained(config, store).await
+}
+
+/// Hashes a password an operator supplied, after the same policy check users get.
+async fn operator_hash(
+    config: &Config,
+    raw: &str,
+    email: &EmailAddress,
+    mfa: bool,
+) -> anyhow::Result<PhcString> {
+    let password = config
+        .policy
+        .parse(raw, email, mfa)
+        .map_err(|v| anyhow::anyhow!("password refused ({}): {v}", v.code()))?;
+    let pool = PoolConfig {
+        workers: 1,
+        ..config.pool()
+    };
+    let hasher = Hasher::start(
+        config.pepper.clone(),
+        pool,
+        HashMode::Pool,
+        Arc::new(Metrics::new()),
+    )?;
+    Ok(hasher.hash(password).await?)
+}
+
+fn calibrate(seconds: u64) -> anyhow::Result<ExitCode> {
+    let config = load(Mode::Demo)?;
+    let workers = config.hash_workers;
+    println!(
+        "measuring {} on {workers} thread(s) for {seconds} s ...",
+        config.hash
+    );
+    let c = crate::calibrate::measure(config.hash, workers, std::time::Duration::from_secs(seconds))?;
+    println!(
+        "hash time (one core):        {:.1} ms",
+        c.hash_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "capacity C ({workers} workers):       {:.1} hashes/s",
+        c.hashes_per_sec
+    );
+    #[allow(clippy::cast_precision_loss)]
+    let per_core = c.hashes_per_sec / workers as f64;
+    println!("per worker:                  {per_core:.1} hashes/s");
+    println!(
+        "hashing memory (W x m_cost): {} MiB",
+        workers as u64 * u64::from(config.hash.m_kib) / 1024
+    );
+    println!();
+    println!("suggested settings:");
+    println!(
+        "RESETGATE_HASH_WORKERS={}",
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    );
+    println!(
+        "RESETGATE_HASH_QUEUE_BUDGET_MS={}",
+        c.suggested_queue_budget().as_millis()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn migrate_cmd() -> anyhow::Result<ExitCode> {
@@ -215,22 +302,7 @@ async fn create_account(
                 .lock()
                 .read_line(&mut line)
                 .context("reading the password from stdin")?;
-            let raw = line.trim_end_matches(['\n', '\r']);
-            let password = config
-                .policy
-                .parse(raw, &email, mfa)
-                .map_err(|v| anyhow::anyhow!("password refused ({}): {v}", v.code()))?;
-            let pool = PoolConfig {
-                workers: 1,
-                ..config.pool()
-            };
-            let hasher = Hasher::start(
-                config.pepper.clone(),
-                pool,
-                HashMode::Pool,
-                Arc::new(Metrics::new()),
-            )?;
-            Some(hasher.hash(password).await?)
+            Some(operator_hash(&config, line.trim_end_matches(['\n', '\r']), &email, mfa).await?)
         }
         (false, Some(phc)) => {
             Some(PhcString::parse(phc).map_err(|e| anyhow::anyhow!("--password-hash: {e}"))?)

@@ -19,11 +19,13 @@
 //! `app` wires these together; `cli` and `config` are the operator's entry points.
 
 pub mod app;
+pub mod calibrate;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod hashing;
 pub mod http;
+pub mod loadtest;
 pub mod mail;
 pub mod metrics;
 pub mod reset;
