@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::rate_limit::{self, RateLimits};
 use crate::clock::Clock;
 use crate::config::{Config, MailTransport};
 use crate::hashing::hasher::Hasher;
@@ -37,9 +38,12 @@ pub struct Parts {
 /// A running gateway.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The ops listener: /metrics, /livez, /readyz.
+    pub ops_addr: SocketAddr,
     pub shutdown: CancellationToken,
     pub metrics: Arc<Metrics>,
     server: JoinHandle<bool>,
+    ops_server: JoinHandle<bool>,
     dispatcher: JoinHandle<()>,
 }
 
@@ -50,6 +54,7 @@ impl Running {
     /// When a task panicked.
     pub async fn wait(self) -> anyhow::Result<bool> {
         let drained = self.server.await.context("server task panicked")?;
+        self.ops_server.await.context("ops server task panicked")?;
         self.dispatcher.await.context("dispatcher task panicked")?;
         Ok(drained)
     }
@@ -122,11 +127,22 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
         token_ttl: config.token_ttl,
         session_ttl: config.session_ttl,
         reset_floor: config.reset_floor,
+        email_limit_per_hour: config
+            .rate_limits
+            .enabled
+            .then_some(config.rate_limits.email_per_hour),
         metrics: Arc::clone(&metrics),
     };
+    let limits = Arc::new(RateLimits::new(&config.rate_limits, Arc::clone(&metrics)));
+    tokio::spawn(rate_limit::cleanup_task(
+        Arc::clone(&limits),
+        rate_limit::CLEANUP_INTERVAL,
+        shutdown.clone(),
+    ));
     let state = Arc::new(AppState {
         service,
         metrics: Arc::clone(&metrics),
+        limits,
         body_limit: config.body_limit,
         shutdown: shutdown.clone(),
     });
@@ -135,6 +151,18 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let ops_listener = TcpListener::bind(config.ops_listen)
+        .await
+        .with_context(|| format!("binding {} (RESETGATE_OPS_LISTEN)", config.ops_listen))?;
+    let ops_addr = ops_listener.local_addr()?;
+    let ops_server = Server {
+        listener: ops_listener,
+        service: stack::build_ops(Arc::clone(&state)),
+        shutdown: shutdown.clone(),
+        shutdown_delay: config.shutdown_delay,
+        drain_timeout: config.drain_timeout,
+    };
+    let ops_server = tokio::spawn(ops_server.run());
 
     let (janitor_store, janitor_clock) = (Arc::clone(&store), Arc::clone(&clock));
     let dispatcher = Dispatcher {
@@ -162,12 +190,14 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
         drain_timeout: config.drain_timeout,
     };
     let server = tokio::spawn(server.run());
-    tracing::info!(%addr, "listening");
+    tracing::info!(%addr, %ops_addr, "listening");
     Ok(Running {
         addr,
+        ops_addr,
         shutdown,
         metrics,
         server,
+        ops_server,
         dispatcher,
     })
 }

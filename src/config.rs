@@ -13,6 +13,8 @@ use rand::rngs::OsRng;
 use rand::RngCore as _;
 use url::Url;
 
+use crate::admission::client_ip::{Cidr, ClientIp};
+use crate::admission::rate_limit::RateLimitConfig;
 use crate::hashing::hasher::HashMode;
 use crate::hashing::params::{self, HashParams};
 use crate::hashing::pool::PoolConfig;
@@ -45,6 +47,18 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 pub const DEFAULT_HASH_QUEUE_BUDGET_MS: u64 = 100;
 /// A job still queued this long after admission is answered 503 without hashing.
 pub const DEFAULT_HASH_DEADLINE_MS: u64 = 500;
+/// All API requests across clients; protects the database and the process, not hashing (the pool
+/// guards that by its own measure).
+pub const DEFAULT_RATE_GLOBAL_PER_SEC: u32 = 1000;
+pub const DEFAULT_RATE_GLOBAL_BURST: u32 = 2000;
+/// Per client address (IPv6 by /64): generous for a NAT of real users, tight for a script.
+pub const DEFAULT_RATE_IP_PER_MIN: u32 = 60;
+pub const DEFAULT_RATE_IP_BURST: u32 = 20;
+/// Reset emails one address can trigger per hour, across replicas.
+pub const DEFAULT_RATE_EMAIL_PER_HOUR: u32 = 3;
+pub const DEFAULT_CLIENT_IP_HEADER: &str = "x-forwarded-for";
+/// Metrics and probes, on loopback by default: /metrics must not be public.
+pub const DEFAULT_OPS_LISTEN: &str = "127.0.0.1:9464";
 pub const DEFAULT_MAIL_FROM: &str = "resetgate <no-reply@localhost>";
 pub const DEFAULT_MAIL_POLL_MS: u64 = 500;
 /// Minimum pepper length: 256 bits of key material.
@@ -136,6 +150,9 @@ pub struct Config {
     pub shutdown_delay: Duration,
     pub reset_floor: Duration,
     pub max_in_flight: usize,
+    pub rate_limits: RateLimitConfig,
+    /// Listener for /metrics (and the probes), separate from the public API.
+    pub ops_listen: SocketAddr,
     pub mail: MailConfig,
 }
 
@@ -190,6 +207,51 @@ impl Env<'_> {
             Some(v) => Err(err(var, format!("expected true or false, got {v:?}"))),
         }
     }
+}
+
+fn rate_limits(env: &Env<'_>) -> Result<RateLimitConfig, ConfigError> {
+    let nonzero = |var: &'static str, default: u32| -> Result<std::num::NonZeroU32, ConfigError> {
+        std::num::NonZeroU32::new(env.parse(var, default)?)
+            .ok_or_else(|| err(var, "must be greater than zero"))
+    };
+    let trusted_proxies = match env.raw("RESETGATE_TRUSTED_PROXIES") {
+        None => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(str::parse::<Cidr>)
+            .collect::<Result<_, _>>()
+            .map_err(|e| err("RESETGATE_TRUSTED_PROXIES", e.to_string()))?,
+    };
+    let header = env
+        .raw("RESETGATE_CLIENT_IP_HEADER")
+        .unwrap_or_else(|| DEFAULT_CLIENT_IP_HEADER.to_owned())
+        .to_ascii_lowercase();
+    if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+        return Err(err("RESETGATE_CLIENT_IP_HEADER", "not a valid header name"));
+    }
+    Ok(RateLimitConfig {
+        enabled: match env.raw("RESETGATE_RATE_LIMITS").as_deref() {
+            None | Some("on") => true,
+            // For load tests from one address only; never in production.
+            Some("off") => false,
+            Some(other) => {
+                return Err(err(
+                    "RESETGATE_RATE_LIMITS",
+                    format!("expected on or off, got {other:?}"),
+                ))
+            }
+        },
+        global_per_sec: nonzero("RESETGATE_RATE_GLOBAL_PER_SEC", DEFAULT_RATE_GLOBAL_PER_SEC)?,
+        global_burst: nonzero("RESETGATE_RATE_GLOBAL_BURST", DEFAULT_RATE_GLOBAL_BURST)?,
+        ip_per_min: nonzero("RESETGATE_RATE_IP_PER_MIN", DEFAULT_RATE_IP_PER_MIN)?,
+        ip_burst: nonzero("RESETGATE_RATE_IP_BURST", DEFAULT_RATE_IP_BURST)?,
+        email_per_hour: nonzero("RESETGATE_RATE_EMAIL_PER_HOUR", DEFAULT_RATE_EMAIL_PER_HOUR)?.get(),
+        client_ip: ClientIp {
+            trusted_proxies,
+            header,
+        },
+    })
 }
 
 fn random_pepper() -> SecretString {
@@ -408,6 +470,13 @@ impl Config {
             shutdown_delay: env.millis("RESETGATE_SHUTDOWN_DELAY_MS", DEFAULT_SHUTDOWN_DELAY_MS)?,
             reset_floor: env.millis("RESETGATE_RESET_FLOOR_MS", DEFAULT_RESET_FLOOR_MS)?,
             max_in_flight: env.positive("RESETGATE_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT)?,
+            rate_limits: rate_limits(&env)?,
+            ops_listen: env.parse(
+                "RESETGATE_OPS_LISTEN",
+                DEFAULT_OPS_LISTEN
+                    .parse()
+                    .map_err(|_| err("RESETGATE_OPS_LISTEN", "bad default"))?,
+            )?,
             mail: MailConfig {
                 transport,
                 from: env
@@ -511,6 +580,26 @@ impl fmt::Display for Config {
         )?;
         writeln!(f, "RESETGATE_RESET_FLOOR_MS={}", self.reset_floor.as_millis())?;
         writeln!(f, "RESETGATE_MAX_IN_FLIGHT={}", self.max_in_flight)?;
+        let r = &self.rate_limits;
+        writeln!(
+            f,
+            "RESETGATE_RATE_LIMITS={}",
+            if r.enabled { "on" } else { "off" }
+        )?;
+        writeln!(f, "RESETGATE_RATE_GLOBAL_PER_SEC={}", r.global_per_sec)?;
+        writeln!(f, "RESETGATE_RATE_GLOBAL_BURST={}", r.global_burst)?;
+        writeln!(f, "RESETGATE_RATE_IP_PER_MIN={}", r.ip_per_min)?;
+        writeln!(f, "RESETGATE_RATE_IP_BURST={}", r.ip_burst)?;
+        writeln!(f, "RESETGATE_RATE_EMAIL_PER_HOUR={}", r.email_per_hour)?;
+        let proxies: Vec<String> = r
+            .client_ip
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        writeln!(f, "RESETGATE_TRUSTED_PROXIES={}", proxies.join(","))?;
+        writeln!(f, "RESETGATE_CLIENT_IP_HEADER={}", r.client_ip.header)?;
+        writeln!(f, "RESETGATE_OPS_LISTEN={}", self.ops_listen)?;
         match &self.mail.transport {
             MailTransport::Log => writeln!(f, "RESETGATE_MAIL_TRANSPORT=log")?,
             MailTransport::File(p) => {

@@ -18,6 +18,7 @@
 //!
 //! `app` wires these together; `cli` and `config` are the operator's entry points.
 
+pub mod admission;
 pub mod app;
 pub mod calibrate;
 pub mod cli;

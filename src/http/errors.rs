@@ -41,6 +41,12 @@ pub enum Error {
     Timeout,
     #[error("server is overloaded, retry shortly")]
     Overloaded,
+    /// A rate limiter refused the request; `limiter` names which (global, ip, email).
+    #[error("too many requests, retry later")]
+    RateLimited {
+        limiter: &'static str,
+        retry_after_secs: u64,
+    },
     /// Hashing capacity is exhausted; retry after the given number of seconds.
     #[error("too many password operations right now, retry shortly")]
     HashingOverloaded { retry_after_secs: u64 },
@@ -64,6 +70,7 @@ impl Error {
             Self::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::HashingOverloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "hashing_overloaded"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
@@ -73,8 +80,10 @@ impl Error {
     pub fn into_response(self) -> HttpResponse {
         let (status, code) = self.status_and_code();
         let mut body = json!({ "error": { "code": code, "message": self.to_string() } });
-        if let Self::NotReady(reason) = &self {
-            body["error"]["reason"] = json!(reason);
+        match &self {
+            Self::NotReady(reason) => body["error"]["reason"] = json!(reason),
+            Self::RateLimited { limiter, .. } => body["error"]["limiter"] = json!(limiter),
+            _ => {}
         }
         let mut resp = json_response(status, &body);
         let h = resp.headers_mut();
@@ -82,7 +91,7 @@ impl Error {
             Self::Unavailable | Self::Timeout | Self::Overloaded | Self::NotReady(_) => {
                 h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            Self::HashingOverloaded { retry_after_secs } => {
+            Self::HashingOverloaded { retry_after_secs } | Self::RateLimited { retry_after_secs, .. } => {
                 h.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
             }
             Self::MethodNotAllowed(allow) => {
@@ -131,6 +140,10 @@ impl From<service::Error> for Error {
             service::Error::InvalidCredentials => Self::InvalidCredentials,
             service::Error::SessionInvalid => Self::SessionInvalid,
             service::Error::Store(e) => e.into(),
+            service::Error::RateLimited { retry_after } => Self::RateLimited {
+                limiter: "email",
+                retry_after_secs: retry_after.as_secs() + 1,
+            },
             service::Error::Overloaded { retry_after } => Self::HashingOverloaded {
                 retry_after_secs: retry_after.as_secs().max(1),
             },

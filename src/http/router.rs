@@ -35,21 +35,46 @@ pub fn is_operational(path: &str) -> bool {
     matches!(route_label(path), "livez" | "readyz" | "metrics")
 }
 
+/// Which listener a router serves: the public API, or the ops listener (metrics and probes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    Public,
+    Ops,
+}
+
 #[derive(Clone)]
 pub struct Router {
     state: Arc<AppState>,
+    listener: Listener,
 }
 
 impl Router {
     #[must_use]
-    pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
+    pub fn new(state: Arc<AppState>, listener: Listener) -> Self {
+        Self { state, listener }
     }
 }
 
-async fn dispatch(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
+/// Routes a listener serves: /metrics only on ops (it would reveal, e.g., how many reset emails
+/// went out, which a public caller could correlate with its own requests); the API only on public.
+fn served(listener: Listener, route: &str) -> bool {
+    match listener {
+        Listener::Public => route != "metrics",
+        Listener::Ops => matches!(route, "livez" | "readyz" | "metrics"),
+    }
+}
+
+async fn dispatch(
+    state: Arc<AppState>,
+    listener: Listener,
+    req: Request<Incoming>,
+) -> Result<HttpResponse, Error> {
     let method = req.method().clone();
-    let allow = match route_label(req.uri().path()) {
+    let route = route_label(req.uri().path());
+    if !served(listener, route) {
+        return Err(Error::NotFound);
+    }
+    let allow = match route {
         "reset_request" if method == Method::POST => return reset::request(state, req).await,
         "reset_confirm" if method == Method::POST => return reset::confirm(state, req).await,
         "login" if method == Method::POST => return session::login(state, req).await,
@@ -75,6 +100,11 @@ impl tower::Service<Request<Incoming>> for Router {
 
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
         let state = Arc::clone(&self.state);
-        Box::pin(async move { Ok(dispatch(state, req).await.unwrap_or_else(Error::into_response)) })
+        let listener = self.listener;
+        Box::pin(async move {
+            Ok(dispatch(state, listener, req)
+                .await
+                .unwrap_or_else(Error::into_response))
+        })
     }
 }

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
 use super::stack::HttpService;
+use crate::admission::client_ip::PeerAddr;
 
 /// Slow-loris guard: a client must send its request headers within this time.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,11 +37,13 @@ impl Server {
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT);
 
-        let accept = |stream: tokio::net::TcpStream| {
+        let accept = |stream: tokio::net::TcpStream, peer: std::net::SocketAddr| {
             let svc = self.service.clone();
             // Adapter instead of hyper-util's TowerToHyperService: it converts the stack's (never
             // produced) BoxError into a response, which avoids a higher-ranked `From` bound.
-            let svc = hyper::service::service_fn(move |req| {
+            let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                // Rate limits key on the client address; the peer is where that starts.
+                req.extensions_mut().insert(PeerAddr(peer));
                 let svc = svc.clone();
                 async move {
                     let resp = svc.oneshot(req).await;
@@ -66,7 +69,7 @@ impl Server {
         loop {
             tokio::select! {
                 res = self.listener.accept() => match res {
-                    Ok((stream, _peer)) => accept(stream),
+                    Ok((stream, peer)) => accept(stream, peer),
                     Err(e) => {
                         // EMFILE and friends: back off briefly instead of spinning.
                         tracing::warn!(error = %e, "accept failed");

@@ -9,12 +9,19 @@
 //!    one place besides `errors.rs` that knows about middleware errors.
 //! 4. timeout: bounds a request's total time, including time spent waiting below.
 //! 5. load_shed: answers 503 at once when the layer below is not ready, instead of queueing.
-//! 6. concurrency_limit: caps requests in flight. Below load_shed, so a full limit sheds rather
+//! 6. rate limits (per client address, then global): a 429 costs two atomic operations and is
+//!    decided before any database or hashing work. Below load_shed so that a saturated process
+//!    sheds without touching limiter state.
+//! 7. concurrency_limit: caps requests in flight. Below load_shed, so a full limit sheds rather
 //!    than waits (a `ConcurrencyLimit` alone would queue without bound).
-//! 7. router.
+//! 8. router.
 //!
 //! The body limit is applied where bodies are read (`extract::json`), so an oversize body gets the
-//! same JSON error as all other bad input. Rate limits arrive with the load-resilience work.
+//! same JSON error as all other bad input. The per-address limit on reset emails needs the body
+//! and must hold across replicas, so the reset flow enforces it in the store.
+//!
+//! The ops listener (/metrics and probes) gets only the observe layer: nothing there is
+//! expensive, and a scrape must work when the API is saturated.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,20 +33,23 @@ use tower::{ServiceBuilder, ServiceExt as _};
 
 use super::errors::{self, HttpResponse};
 use super::observe::ObserveLayer;
-use super::router::{is_operational, Router};
+use super::router::{is_operational, Listener, Router};
 use super::state::AppState;
+use crate::admission::rate_limit::RateLimitLayer;
 
 pub type HttpService = BoxCloneSyncService<Request<Incoming>, HttpResponse, tower::BoxError>;
 
 #[must_use]
 pub fn build(state: Arc<AppState>, request_timeout: Duration, max_in_flight: usize) -> HttpService {
     let metrics = Arc::clone(&state.metrics);
-    let router = Router::new(state);
+    let limits = Arc::clone(&state.limits);
+    let router = Router::new(state, Listener::Public);
     let api: HttpService = BoxCloneSyncService::new(
         ServiceBuilder::new()
             .map_result(errors::from_middleware)
             .timeout(request_timeout)
             .load_shed()
+            .layer(RateLimitLayer { limits })
             .concurrency_limit(max_in_flight)
             .service(router.clone()),
     );
@@ -56,5 +66,17 @@ pub fn build(state: Arc<AppState>, request_timeout: Duration, max_in_flight: usi
         ServiceBuilder::new()
             .layer(ObserveLayer { metrics })
             .service(split),
+    )
+}
+
+/// The ops listener's service: metrics and probes, observed but never limited.
+#[must_use]
+pub fn build_ops(state: Arc<AppState>) -> HttpService {
+    let metrics = Arc::clone(&state.metrics);
+    let router = Router::new(state, Listener::Ops).map_err(tower::BoxError::from);
+    BoxCloneSyncService::new(
+        ServiceBuilder::new()
+            .layer(ObserveLayer { metrics })
+            .service(router),
     )
 }

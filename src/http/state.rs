@@ -4,12 +4,14 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::rate_limit::RateLimits;
 use crate::metrics::Metrics;
 use crate::reset::service::ResetService;
 
 pub struct AppState {
     pub service: ResetService,
     pub metrics: Arc<Metrics>,
+    pub limits: Arc<RateLimits>,
     pub body_limit: usize,
     /// Cancelled when shutdown starts; /readyz reports 503 from that moment.
     pub shutdown: CancellationToken,

@@ -22,6 +22,7 @@ pub struct OpenError;
 #[derive(Clone)]
 pub struct Sealer {
     cipher: XChaCha20Poly1305,
+    digest_key: [u8; 32],
 }
 
 impl Sealer {
@@ -31,9 +32,24 @@ impl Sealer {
         let mut key = [0u8; 32];
         // 32 bytes is far below HKDF-SHA256's 8160-byte output limit, so expand cannot fail.
         hk.expand(b"outbox-seal-v1", &mut key).unwrap_or_default();
+        let mut digest_key = [0u8; 32];
+        hk.expand(b"email-digest-v1", &mut digest_key).unwrap_or_default();
         Self {
             cipher: XChaCha20Poly1305::new(&key.into()),
+            digest_key,
         }
+    }
+
+    /// A keyed digest of an address, for tables that must recognise an address without storing
+    /// it (the per-address rate limit). Without the pepper, a dump cannot be matched against a
+    /// list of addresses.
+    #[must_use]
+    pub fn email_digest(&self, email: &EmailAddress) -> [u8; 32] {
+        use sha2::Digest as _;
+        let mut h = Sha256::new();
+        h.update(self.digest_key);
+        h.update(email.as_str().as_bytes());
+        h.finalize().into()
     }
 
     #[must_use]

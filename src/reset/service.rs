@@ -28,6 +28,9 @@ pub enum Error {
     InvalidCredentials,
     #[error("session is invalid or expired")]
     SessionInvalid,
+    /// Too many reset requests for this address in the current window.
+    #[error("too many reset requests for this address")]
+    RateLimited { retry_after: Duration },
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Hashing capacity is exhausted (shed at admission or expired in the queue).
@@ -46,6 +49,8 @@ pub struct ResetService {
     pub token_ttl: Duration,
     pub session_ttl: Duration,
     pub reset_floor: Duration,
+    /// Reset requests one address may make per hour; `None` turns the limit off (load tests).
+    pub email_limit_per_hour: Option<u32>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -90,6 +95,18 @@ impl ResetService {
         let digest = token.digest();
         let sealed = self.sealer.seal(token.expose(), email);
         let now = self.clock.now();
+        if let Some(limit) = self.email_limit_per_hour {
+            // Counted per address whether or not it has an account, so a 429 reveals nothing.
+            let (count, window_ends) = self
+                .store
+                .count_reset_request(&self.sealer.email_digest(email), now)
+                .await?;
+            if count > limit {
+                self.metrics.rate_limited.with_label_values(&["email"]).inc();
+                let retry_after = (window_ends - now).to_std().unwrap_or_default();
+                return Err(Error::RateLimited { retry_after });
+            }
+        }
         let Some(account) = self.store.account_by_email(email).await? else {
             self.metrics
                 .reset_requests

@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use super::store::{
     Account, AccountId, CompletedReset, NewAccount, NewMail, NewSession, OutboxMessage, SessionInfo, Store,
-    StoreError,
+    StoreError, RESET_LIMIT_WINDOW,
 };
 use crate::hashing::phc::PhcString;
 use crate::reset::email::EmailAddress;
@@ -31,6 +31,8 @@ struct Inner {
     sessions: HashMap<TokenDigest, Session>,
     next_mail: i64,
     outbox: Vec<Mail>,
+    /// email digest -> (window start, count)
+    reset_counts: HashMap<[u8; 32], (DateTime<Utc>, u32)>,
 }
 
 struct Token {
@@ -152,6 +154,10 @@ impl Store for MemoryStore {
                 used: false,
             },
         );
+        // The replaced token's unsent email would carry a dead link: drop it.
+        g.outbox.retain(|m| {
+            !(m.status == MailStatus::Pending && m.new.kind == mail.kind && m.new.recipient == mail.recipient)
+        });
         g.enqueue(mail, now);
         Ok(())
     }
@@ -238,6 +244,20 @@ impl Store for MemoryStore {
         )
     }
 
+    async fn count_reset_request(
+        &self,
+        email_digest: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<(u32, DateTime<Utc>), StoreError> {
+        let mut g = self.inner.lock();
+        let entry = g.reset_counts.entry(*email_digest).or_insert((now, 0));
+        if entry.0 <= now - RESET_LIMIT_WINDOW {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        Ok((entry.1, entry.0 + RESET_LIMIT_WINDOW))
+    }
+
     async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
@@ -309,10 +329,13 @@ impl Store for MemoryStore {
         _sent_before: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let mut g = self.inner.lock();
-        let before = g.sessions.len() + g.tokens.len();
+        let before = g.sessions.len() + g.tokens.len() + g.reset_counts.len();
         g.sessions.retain(|_, s| s.expires_at > now);
         g.tokens.retain(|_, t| t.expires_at > now && !t.used);
+        g.reset_counts
+            .retain(|_, (start, _)| *start > now - RESET_LIMIT_WINDOW);
         // Sent mail is already dropped on delivery.
-        Ok(u64::try_from(before - g.sessions.len() - g.tokens.len()).unwrap_or(0))
+        let after = g.sessions.len() + g.tokens.len() + g.reset_counts.len();
+        Ok(u64::try_from(before - after).unwrap_or(0))
     }
 }

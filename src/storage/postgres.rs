@@ -10,8 +10,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
 use super::store::{
-    Account, AccountId, CompletedReset, MailKind, NewAccount, NewMail, NewSession, OutboxMessage,
-    SessionInfo, Store, StoreError,
+    Account, AccountId, CompletedReset, MailKind, NewAccount, NewMail, NewSession, OutboxMessage, PoolStatus,
+    SessionInfo, Store, StoreError, RESET_LIMIT_WINDOW,
 };
 use crate::hashing::phc::PhcString;
 use crate::reset::email::EmailAddress;
@@ -119,6 +119,15 @@ impl PostgresStore {
 
 #[async_trait]
 impl Store for PostgresStore {
+    fn pool_status(&self) -> Option<PoolStatus> {
+        let s = self.pool.status();
+        Some(PoolStatus {
+            size: s.size,
+            available: s.available,
+            waiting: s.waiting,
+        })
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.client()
             .await?
@@ -176,6 +185,13 @@ impl Store for PostgresStore {
              SET token_hash = EXCLUDED.token_hash, created_at = EXCLUDED.created_at,
                  expires_at = EXCLUDED.expires_at, used_at = NULL",
             &[&account_id, &token.as_bytes().as_slice(), &now, &expires_at],
+        )
+        .await
+        .map_err(db_error)?;
+        // The replaced token's unsent email would carry a dead link: drop it.
+        tx.execute(
+            "DELETE FROM outbox WHERE recipient = $1 AND kind = $2 AND status = 'pending'",
+            &[&mail.recipient.as_str(), &mail.kind.as_str()],
         )
         .await
         .map_err(db_error)?;
@@ -329,6 +345,30 @@ impl Store for PostgresStore {
         }))
     }
 
+    async fn count_reset_request(
+        &self,
+        email_digest: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<(u32, DateTime<Utc>), StoreError> {
+        let client = self.client().await?;
+        // One atomic upsert: concurrent requests on any replica each get a distinct count.
+        let row = client
+            .query_one(
+                "INSERT INTO reset_request_counts AS c (email_digest, window_start, count)
+                 VALUES ($1, $2, 1)
+                 ON CONFLICT (email_digest) DO UPDATE SET
+                     count = CASE WHEN c.window_start <= $3 THEN 1 ELSE c.count + 1 END,
+                     window_start = CASE WHEN c.window_start <= $3 THEN $2 ELSE c.window_start END
+                 RETURNING count, window_start",
+                &[&email_digest.as_slice(), &now, &(now - RESET_LIMIT_WINDOW)],
+            )
+            .await
+            .map_err(db_error)?;
+        let count: i32 = row.get(0);
+        let start: DateTime<Utc> = row.get(1);
+        Ok((u32::try_from(count).unwrap_or(0), start + RESET_LIMIT_WINDOW))
+    }
+
     async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
@@ -432,6 +472,13 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(db_error)?;
-        Ok(sessions + tokens + mail)
+        let counts = client
+            .execute(
+                "DELETE FROM reset_request_counts WHERE window_start <= $1",
+                &[&(now - RESET_LIMIT_WINDOW)],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(sessions + tokens + mail + counts)
     }
 }

@@ -13,6 +13,9 @@ use crate::reset::token::TokenDigest;
 
 pub type AccountId = i64;
 
+/// The window of the per-address reset request limit.
+pub const RESET_LIMIT_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be reached in time (pool wait, connect, network). Clients get a
@@ -24,6 +27,13 @@ pub enum StoreError {
     /// Anything else: a bug or a schema mismatch. Clients get a 500 without detail.
     #[error("store error: {0}")]
     Internal(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub size: usize,
+    pub available: usize,
+    pub waiting: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +130,11 @@ pub trait Store: Send + Sync + 'static {
     /// Cheap round trip for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Connection pool gauges, where there is a pool.
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
+
     async fn create_account(&self, new: NewAccount, now: DateTime<Utc>) -> Result<AccountId, StoreError>;
 
     async fn account_by_email(&self, email: &EmailAddress) -> Result<Option<Account>, StoreError>;
@@ -166,6 +181,14 @@ pub trait Store: Send + Sync + 'static {
         digest: &TokenDigest,
         now: DateTime<Utc>,
     ) -> Result<Option<SessionInfo>, StoreError>;
+
+    /// Counts one reset request for an address in its current window (`RESET_LIMIT_WINDOW`,
+    /// starting at the first request) and returns the count so far and when the window ends.
+    async fn count_reset_request(
+        &self,
+        email_digest: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<(u32, DateTime<Utc>), StoreError>;
 
     /// Claims up to `limit` due messages for `lease`; a claimed message is invisible to other
     /// dispatchers until the lease runs out, so a crashed dispatcher's work is retried.

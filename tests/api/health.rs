@@ -28,7 +28,14 @@ async fn metrics_are_exposed(backend: Backend) {
     app.request_reset("alice@example.com").await;
     app.request_reset("nobody@example.com").await;
     app.get("/nope").await;
-    let resp = app.get("/metrics").await;
+    // Not on the public listener: counts of issued resets are for operators only.
+    assert_eq!(app.get("/metrics").await.status(), 404);
+    let resp = app
+        .client
+        .get(format!("http://{}/metrics", app.ops_addr))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.headers()["content-type"]
         .to_str()

@@ -121,6 +121,7 @@ impl Drop for TestDb {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    pub ops_addr: SocketAddr,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     pub store: Arc<dyn Store>,
@@ -156,6 +157,11 @@ pub async fn spawn_app_on(db: Option<TestDb>, overrides: &[(&str, &str)]) -> Tes
         ("RESETGATE_MAIL_TRANSPORT", "file"),
         ("RESETGATE_MAIL_POLL_MS", "20"),
         ("RESETGATE_DRAIN_TIMEOUT_MS", "5000"),
+        ("RESETGATE_OPS_LISTEN", "127.0.0.1:0"),
+        // Every test talks from 127.0.0.1 and reuses a few addresses: limits are raised here and
+        // tightened by the tests about them.
+        ("RESETGATE_RATE_IP_BURST", "100000"),
+        ("RESETGATE_RATE_EMAIL_PER_HOUR", "1000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -181,6 +187,7 @@ pub async fn spawn_app_on(db: Option<TestDb>, overrides: &[(&str, &str)]) -> Tes
     .expect("app starts");
     TestApp {
         addr: running.addr,
+        ops_addr: running.ops_addr,
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -214,6 +221,18 @@ impl Mail {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The Prometheus text from the ops listener.
+    pub async fn metrics(&self) -> String {
+        let resp = self
+            .client
+            .get(format!("http://{}/metrics", self.ops_addr))
+            .send()
+            .await
+            .expect("scrape");
+        assert_eq!(resp.status(), 200);
+        resp.text().await.expect("metrics text")
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {

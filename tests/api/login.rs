@@ -61,6 +61,12 @@ async fn imported_legacy_hashes_log_in_and_are_upgraded(backend: Backend) {
             .status(),
         401
     );
+    // The rehash ran in the background lane.
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains(r#"resetgate_hash_jobs_total{lane="background",outcome="completed"} 1"#),
+        "{metrics}"
+    );
 }
 
 async fn login_opens_a_session(backend: Backend) {
@@ -90,7 +96,7 @@ async fn unknown_email_and_wrong_password_look_the_same(backend: Backend) {
     assert_eq!(unknown.status(), 401);
     assert_eq!(json(wrong).await, json(unknown).await);
     // Both paths paid for one argon2 verification (the unknown one against a dummy hash).
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("resetgate_hash_jobs_total{lane=\"login\",outcome=\"completed\"} 2"),
         "{metrics}"
@@ -153,15 +159,16 @@ async fn expired_sessions_and_tokens_are_purged(backend: Backend) {
     app.clock.advance(Duration::hours(13));
     assert_eq!(
         app.store.purge_expired(app.clock.now(), keep_mail).await.unwrap(),
-        2,
-        "one session, one token"
+        3,
+        "one session, one token, one rate-limit window"
     );
     assert_eq!(app.session_status(&session).await, 401);
     if backend == Backend::Postgres {
         let db = app.pg().await;
         let left: i64 = db
             .query_one(
-                "SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM reset_tokens)",
+                "SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM reset_tokens)
+                      + (SELECT count(*) FROM reset_request_counts)",
                 &[],
             )
             .await

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod admission;
 mod cli;
 mod health;
 mod login;

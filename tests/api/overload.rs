@@ -44,7 +44,7 @@ async fn a_full_in_flight_limit_sheds_immediately(backend: Backend) {
     // Probes bypass admission: a saturated API is still alive and ready.
     assert_eq!(app.get("/livez").await.status(), 200);
     assert_eq!(app.get("/readyz").await.status(), 200);
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"resetgate_http_requests_total{route="login",status_class="5xx"} 1"#),
         "{metrics}"

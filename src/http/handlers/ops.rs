@@ -29,7 +29,29 @@ pub async fn readyz(state: Arc<AppState>) -> Result<HttpResponse, Error> {
     Ok(json_response(StatusCode::OK, &json!({ "status": "ready" })))
 }
 
+/// Gauges that are cheaper to read at scrape time than to keep current.
+fn refresh(state: &AppState) {
+    let m = &state.metrics;
+    let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    if let Some(p) = state.service.store.pool_status() {
+        m.db_pool_size.set(gauge(p.size));
+        m.db_pool_available.set(gauge(p.available));
+        m.db_pool_waiting.set(gauge(p.waiting));
+    }
+    state.limits.publish_keys();
+    if let Some(pool) = state.service.hasher.pool() {
+        let workers = pool.config().workers;
+        m.hash_workers.set(gauge(workers));
+        let secs = pool.hash_time().as_secs_f64();
+        if secs > 0.0 {
+            #[allow(clippy::cast_precision_loss)]
+            m.hash_capacity.set(workers as f64 / secs);
+        }
+    }
+}
+
 pub fn metrics(state: &AppState) -> HttpResponse {
+    refresh(state);
     let mut resp = Response::new(Full::new(Bytes::from(state.metrics.render())));
     resp.headers_mut().insert(
         CONTENT_TYPE,

@@ -32,6 +32,7 @@ CREATE TABLE sessions (
     expires_at  timestamptz NOT NULL
 );
 CREATE INDEX sessions_account_id ON sessions (account_id);
+CREATE INDEX sessions_expires_at ON sessions (expires_at);          -- the janitor's purge
 
 CREATE TABLE outbox (
     id             bigserial PRIMARY KEY,
@@ -47,3 +48,16 @@ CREATE TABLE outbox (
 );
 -- The dispatcher's claim query scans only pending rows in due order.
 CREATE INDEX outbox_pending_due ON outbox (available_at, id) WHERE status = 'pending';
+CREATE INDEX outbox_sent_at ON outbox (sent_at) WHERE status = 'sent';  -- the janitor's purge
+-- A new token replaces the old one, so its unsent mail is deleted: this finds it.
+CREATE INDEX outbox_pending_recipient ON outbox (recipient, kind) WHERE status = 'pending';
+
+-- Reset requests per address per fixed one-hour window, shared by every replica. Keyed by a
+-- pepper-keyed digest of the address: the table never holds addresses, including addresses that
+-- have no account.
+CREATE TABLE reset_request_counts (
+    email_digest  bytea PRIMARY KEY CHECK (length(email_digest) = 32),
+    window_start  timestamptz NOT NULL,
+    count         integer NOT NULL
+);
+CREATE INDEX reset_request_counts_window ON reset_request_counts (window_start);

@@ -1,0 +1,262 @@
+//! Token-bucket rate limits (governor): one per client address (IPv6 by /64) and one global.
+//! They run before anything that costs a hash or a database round trip, so a flood is refused for
+//! the price of two atomic operations. The limiter state lives behind one `Arc` shared by every
+//! clone of the layer (a tower `RateLimit` would give each connection its own bucket).
+//!
+//! The per-address limit on reset requests is not here: it needs the request body and must hold
+//! across replicas, so the reset flow counts it in the store.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use http::Request;
+use tokio_util::sync::CancellationToken;
+use tower::{Layer, Service};
+
+use super::client_ip::{limit_key, ClientIp, PeerAddr};
+use crate::http::errors::{Error, HttpResponse};
+use crate::metrics::Metrics;
+
+/// How often idle per-address buckets are dropped, bounding memory under a flood of addresses.
+pub const CLEANUP_INTERVAL: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    pub global_per_sec: NonZeroU32,
+    pub global_burst: NonZeroU32,
+    pub ip_per_min: NonZeroU32,
+    pub ip_burst: NonZeroU32,
+    /// Reset requests per email address per hour (enforced by the reset flow, in the store).
+    pub email_per_hour: u32,
+    pub client_ip: ClientIp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    pub limiter: &'static str,
+    pub retry_after: Duration,
+}
+
+pub struct RateLimits {
+    global: Option<DefaultDirectRateLimiter>,
+    per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    client_ip: ClientIp,
+    metrics: Arc<Metrics>,
+}
+
+impl RateLimits {
+    #[must_use]
+    pub fn new(config: &RateLimitConfig, metrics: Arc<Metrics>) -> Self {
+        let (global, per_ip) = if config.enabled {
+            (
+                Some(RateLimiter::direct(
+                    Quota::per_second(config.global_per_sec).allow_burst(config.global_burst),
+                )),
+                Some(RateLimiter::keyed(
+                    Quota::per_minute(config.ip_per_min).allow_burst(config.ip_burst),
+                )),
+            )
+        } else {
+            (None, None)
+        };
+        Self {
+            global,
+            per_ip,
+            client_ip: config.client_ip.clone(),
+            metrics,
+        }
+    }
+
+    /// Per-address first, so one abusive client drains its own bucket before the shared one.
+    ///
+    /// # Errors
+    /// The limiter that refused and when to retry.
+    pub fn check<B>(&self, req: &Request<B>) -> Result<(), Rejection> {
+        let clock = DefaultClock::default();
+        if let (Some(per_ip), Some(PeerAddr(peer))) = (&self.per_ip, req.extensions().get::<PeerAddr>()) {
+            let key = limit_key(self.client_ip.resolve(peer.ip(), req.headers()));
+            if let Err(not_until) = per_ip.check_key(&key) {
+                return Err(self.reject("ip", not_until.wait_time_from(clock.now())));
+            }
+        }
+        if let Some(global) = &self.global {
+            if let Err(not_until) = global.check() {
+                return Err(self.reject("global", not_until.wait_time_from(clock.now())));
+            }
+        }
+        Ok(())
+    }
+
+    fn reject(&self, limiter: &'static str, retry_after: Duration) -> Rejection {
+        self.metrics.rate_limited.with_label_values(&[limiter]).inc();
+        Rejection { limiter, retry_after }
+    }
+
+    /// Drops buckets that are full again (indistinguishable from new ones) and frees their memory.
+    pub fn cleanup(&self) {
+        if let Some(per_ip) = &self.per_ip {
+            per_ip.retain_recent();
+            per_ip.shrink_to_fit();
+        }
+        self.publish_keys();
+    }
+
+    pub fn publish_keys(&self) {
+        let keys = self.per_ip.as_ref().map_or(0, DefaultKeyedRateLimiter::len);
+        self.metrics
+            .rate_limiter_keys
+            .with_label_values(&["ip"])
+            .set(i64::try_from(keys).unwrap_or(i64::MAX));
+    }
+
+    #[must_use]
+    pub fn ip_keys(&self) -> usize {
+        self.per_ip.as_ref().map_or(0, DefaultKeyedRateLimiter::len)
+    }
+}
+
+/// Runs [`RateLimits::cleanup`] every `every` until shutdown.
+pub async fn cleanup_task(limits: Arc<RateLimits>, every: Duration, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => limits.cleanup(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RateLimitLayer {
+    pub limits: Arc<RateLimits>,
+}
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimit<S>;
+    fn layer(&self, inner: S) -> RateLimit<S> {
+        RateLimit {
+            inner,
+            limits: Arc::clone(&self.limits),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RateLimit<S> {
+    inner: S,
+    limits: Arc<RateLimits>,
+}
+
+impl<S, B> Service<Request<B>> for RateLimit<S>
+where
+    S: Service<Request<B>, Response = HttpResponse>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        match self.limits.check(&req) {
+            Ok(()) => Box::pin(self.inner.call(req)),
+            Err(r) => {
+                let resp = Error::RateLimited {
+                    limiter: r.limiter,
+                    retry_after_secs: r.retry_after.as_secs() + 1,
+                }
+                .into_response();
+                Box::pin(std::future::ready(Ok(resp)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::*;
+
+    fn config(ip_per_min: u32, ip_burst: u32) -> RateLimitConfig {
+        RateLimitConfig {
+            enabled: true,
+            global_per_sec: NonZeroU32::new(100_000).unwrap(),
+            global_burst: NonZeroU32::new(100_000).unwrap(),
+            ip_per_min: NonZeroU32::new(ip_per_min).unwrap(),
+            ip_burst: NonZeroU32::new(ip_burst).unwrap(),
+            email_per_hour: 3,
+            client_ip: ClientIp::default(),
+        }
+    }
+
+    fn from(addr: &str) -> Request<()> {
+        let mut req = Request::new(());
+        req.extensions_mut()
+            .insert(PeerAddr(addr.parse::<SocketAddr>().unwrap()));
+        req
+    }
+
+    #[test]
+    fn per_ip_bucket_refuses_after_its_burst() {
+        let limits = RateLimits::new(&config(60, 2), Arc::new(Metrics::new()));
+        assert!(limits.check(&from("192.0.2.1:1000")).is_ok());
+        assert!(limits.check(&from("192.0.2.1:1001")).is_ok());
+        let r = limits.check(&from("192.0.2.1:1002")).unwrap_err();
+        assert_eq!(r.limiter, "ip");
+        assert!(r.retry_after > Duration::ZERO && r.retry_after <= Duration::from_secs(1));
+        // Another client, and another address in the same IPv6 /64 shares a bucket.
+        assert!(limits.check(&from("192.0.2.2:1000")).is_ok());
+        assert!(limits.check(&from("[2001:db8::1]:1")).is_ok());
+        assert!(limits.check(&from("[2001:db8::2]:1")).is_ok());
+        assert_eq!(limits.check(&from("[2001:db8::3]:1")).unwrap_err().limiter, "ip");
+    }
+
+    #[test]
+    fn cleanup_bounds_the_key_count() {
+        let limits = RateLimits::new(&config(6000, 100), Arc::new(Metrics::new()));
+        for i in 0..5000u32 {
+            let ip = std::net::Ipv4Addr::from(0x0A00_0000 + i);
+            assert!(limits.check(&from(&format!("{ip}:1"))).is_ok());
+        }
+        assert_eq!(limits.ip_keys(), 5000);
+        // A bucket that has refilled is indistinguishable from a fresh one and is dropped. At 100
+        // per second one token is back after 10 ms.
+        std::thread::sleep(Duration::from_millis(50));
+        limits.cleanup();
+        assert_eq!(limits.ip_keys(), 0);
+    }
+
+    #[test]
+    fn the_global_bucket_is_shared_by_all_clients() {
+        let mut c = config(6000, 100);
+        c.global_per_sec = NonZeroU32::new(1).unwrap();
+        c.global_burst = NonZeroU32::new(3).unwrap();
+        let limits = RateLimits::new(&c, Arc::new(Metrics::new()));
+        for i in 1..=3 {
+            assert!(limits.check(&from(&format!("192.0.2.{i}:1"))).is_ok());
+        }
+        assert_eq!(limits.check(&from("192.0.2.9:1")).unwrap_err().limiter, "global");
+    }
+
+    #[test]
+    fn disabled_limits_admit_everything() {
+        let mut c = config(1, 1);
+        c.enabled = false;
+        let limits = RateLimits::new(&c, Arc::new(Metrics::new()));
+        for _ in 0..10 {
+            assert!(limits.check(&from("192.0.2.1:1")).is_ok());
+        }
+    }
+}
