@@ -150,6 +150,7 @@ async fn run_until_drained(config: Config, store: Arc<dyn Store>) -> anyhow::Res
     })
     .await?;
     println!("resetgate listening on http://{}", running.addr);
+    println!("resetgate ops (metrics, probes) on http://{}", running.ops_addr);
     shutdown::cancel_on_signal(running.shutdown.clone());
     let drained = running.wait().await?;
     tracing::info!(drained, "stopped");

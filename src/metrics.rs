@@ -205,6 +205,16 @@ impl Metrics {
                 m.hash_jobs.with_label_values(&[lane, outcome]).reset();
             }
         }
+        for lane in ["confirm", "login", "background"] {
+            m.hash_queue_wait.with_label_values(&[lane]);
+            m.hash_duration.with_label_values(&[lane]);
+        }
+        for outcome in ["retry", "dead"] {
+            m.outbox_failed.with_label_values(&[outcome]).reset();
+        }
+        for outcome in ["issued", "unknown_account"] {
+            m.reset_requests.with_label_values(&[outcome]).reset();
+        }
         for limiter in ["global", "ip", "email"] {
             m.rate_limited.with_label_values(&[limiter]).reset();
         }

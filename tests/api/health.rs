@@ -151,3 +151,61 @@ async fn database_outage_is_a_fast_503_and_recovers() {
     assert_eq!(app.request_reset("alice@example.com").await.status(), 202);
     assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 200);
 }
+
+/// Every metric the dashboards rely on is exported, and every sample line parses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_exposition_parses_and_names_every_metric() {
+    let app = spawn_app(Backend::Postgres).await;
+    app.create_account("alice@example.com", Some(PASSWORD), false)
+        .await;
+    app.login("alice@example.com", PASSWORD).await;
+    app.request_reset("alice@example.com").await;
+    let text = app.metrics().await;
+
+    let mut names = std::collections::BTreeSet::new();
+    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("no value: {line}"));
+        value
+            .parse::<f64>()
+            .unwrap_or_else(|_| panic!("bad value in {line}"));
+        let name = series.split('{').next().unwrap();
+        assert!(name.starts_with("resetgate_"), "{name} lacks the prefix");
+        names.insert(
+            name.trim_end_matches("_bucket")
+                .trim_end_matches("_sum")
+                .trim_end_matches("_count")
+                .to_owned(),
+        );
+    }
+    for expected in [
+        "resetgate_hash_queue_depth",
+        "resetgate_hash_in_flight",
+        "resetgate_hash_workers",
+        "resetgate_hash_capacity_per_second",
+        "resetgate_hash_queue_wait_seconds",
+        "resetgate_hash_duration_seconds",
+        "resetgate_hash_jobs_total",
+        "resetgate_rate_limited_total",
+        "resetgate_rate_limiter_keys",
+        "resetgate_http_requests_total",
+        "resetgate_http_request_duration_seconds",
+        "resetgate_db_pool_size",
+        "resetgate_db_pool_available",
+        "resetgate_db_pool_waiting",
+        "resetgate_outbox_backlog",
+        "resetgate_process_resident_memory_bytes",
+    ] {
+        assert!(names.contains(expected), "{expected} missing from {names:?}");
+    }
+    let rss: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("resetgate_process_resident_memory_bytes "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rss > 1e6, "RSS {rss} is implausible");
+    assert!(text.contains(r#"resetgate_hash_queue_depth{lane="background"} 0"#));
+    assert!(text.contains("resetgate_db_pool_size "), "{text}");
+}
