@@ -321,6 +321,20 @@ impl Config {
                 "must be an http(s) URL with a host",
             ));
         }
+        // Reset links carry a bearer token: in production they travel over TLS. Loopback is the
+        // exception, for a serve run on a developer's machine.
+        let loopback = match public_base_url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        if mode.is_production() && public_base_url.scheme() != "https" && !loopback {
+            return Err(err(
+                "RESETGATE_PUBLIC_BASE_URL",
+                "must be https (reset links carry a token); http is allowed only for loopback",
+            ));
+        }
         if public_base_url.query().is_some() || public_base_url.fragment().is_some() {
             return Err(err(
                 "RESETGATE_PUBLIC_BASE_URL",

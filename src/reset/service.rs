@@ -188,10 +188,20 @@ impl ResetService {
             })
         });
         let normalized = normalize(password.expose());
-        let ok = self
+        let mut ok = self
             .hasher
             .verify(Lane::Login, normalized.clone(), stored.clone())
             .await?;
+        // A legacy system hashed the raw bytes; where NFKC changed them (decomposed accents,
+        // full-width forms), try those bytes too. The upgrade then stores the normalised form.
+        if let Some(legacy) = stored.as_ref().filter(|s| !ok && !s.peppered) {
+            if normalized.expose() != password.expose() {
+                ok = self
+                    .hasher
+                    .verify(Lane::Login, password.clone(), Some(legacy.clone()))
+                    .await?;
+            }
+        }
         let Some(account) = account.filter(|_| ok) else {
             return Err(Error::InvalidCredentials);
         };

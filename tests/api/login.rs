@@ -13,7 +13,35 @@ crate::both_backends!(
     sessions_expire,
     expired_sessions_and_tokens_are_purged,
     imported_legacy_hashes_log_in_and_are_upgraded,
+    legacy_hashes_of_unnormalised_passwords_still_log_in,
 );
+
+/// Another system hashed the bytes as typed; with a decomposed accent (as macOS keyboards send)
+/// NFKC changes them, and the raw bytes are tried too.
+async fn legacy_hashes_of_unnormalised_passwords_still_log_in(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let decomposed = "cafe\u{301} au lait every morning";
+    let composed = "caf\u{e9} au lait every morning";
+    app.import_legacy_account("legacy@example.com", decomposed).await;
+    assert_eq!(app.login("legacy@example.com", decomposed).await.status(), 200);
+    // After the upgrade the normalised form is stored: both spellings work.
+    for _ in 0..100 {
+        let email = resetgate::reset::email::EmailAddress::parse("legacy@example.com").unwrap();
+        if app
+            .store
+            .account_by_email(&email)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_peppered
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.login("legacy@example.com", composed).await.status(), 200);
+    assert_eq!(app.login("legacy@example.com", decomposed).await.status(), 200);
+}
 
 async fn imported_legacy_hashes_log_in_and_are_upgraded(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -190,3 +190,47 @@ async fn postgres_stores_argon2id_phc_and_marks_token_used() {
     assert_eq!(row.get::<_, i64>("session_epoch"), 1);
     assert!(row.get::<_, bool>("used"));
 }
+
+/// If any part of a confirm fails, none of it happens: hash, token use, sign-out and notice
+/// commit together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_confirm_commits_all_or_nothing() {
+    let app = spawn_app(Backend::Postgres).await;
+    app.create_account("alice@example.com", Some(PASSWORD), false)
+        .await;
+    let session = app.session_token("alice@example.com", PASSWORD).await;
+    let token = app.reset_token("alice@example.com").await;
+    let db = app.pg().await;
+    db.batch_execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN RAISE EXCEPTION 'notice insert broken'; END $$;
+         CREATE TRIGGER refuse_notice BEFORE INSERT ON outbox FOR EACH ROW
+             WHEN (NEW.kind = 'password_changed') EXECUTE FUNCTION refuse();",
+    )
+    .await
+    .unwrap();
+
+    let resp = app.confirm(&token, NEW, None).await;
+    assert_eq!(resp.status(), 500);
+    assert!(!resp.text().await.unwrap().contains("notice insert broken"));
+    // Nothing moved: old password, old session, unused token.
+    assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 200);
+    assert_eq!(app.session_status(&session).await, 200);
+    let row = db
+        .query_one(
+            "SELECT t.used_at IS NULL AS unused, a.session_epoch FROM reset_tokens t
+             JOIN accounts a ON a.id = t.account_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>("unused"));
+    assert_eq!(row.get::<_, i64>("session_epoch"), 0);
+
+    // Once the fault is gone, the same token completes the reset.
+    db.batch_execute("DROP TRIGGER refuse_notice ON outbox")
+        .await
+        .unwrap();
+    assert_eq!(app.confirm(&token, NEW, None).await.status(), 200);
+    assert_eq!(app.session_status(&session).await, 401);
+}

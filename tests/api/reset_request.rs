@@ -26,6 +26,12 @@ async fn known_and_unknown_both_wait_out_the_timing_floor(backend: Backend) {
             "{email} answered in {elapsed:?}"
         );
     }
+    // Neither path's real work came near the floor, so the padding hid it completely.
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("resetgate_reset_timing_floor_exceeded_total 0"),
+        "{metrics}"
+    );
 }
 
 async fn known_and_unknown_emails_get_the_same_response(backend: Backend) {
