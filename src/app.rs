@@ -75,7 +75,12 @@ pub fn mailer_from_config(config: &Config) -> Arc<dyn Mailer> {
 /// When the URL is bad or migrations fail.
 pub async fn postgres_from_config(config: &Config, migrate_now: bool) -> anyhow::Result<PostgresStore> {
     let db = config.database.as_ref().context("no database configured")?;
-    let store = PostgresStore::connect(db.url.expose(), db.pool_size, db.acquire_timeout)?;
+    let store = PostgresStore::connect(
+        db.url.expose(),
+        db.pool_size,
+        db.acquire_timeout,
+        db.statement_timeout,
+    )?;
     if migrate_now {
         let n = migrate::run(store.pool()).await.context("applying migrations")?;
         tracing::info!(applied = n, "database schema is up to date");

@@ -26,6 +26,8 @@ pub const DEFAULT_DB_POOL_SIZE: usize = 16;
 /// Short: past this a database outage answers 503 instead of holding the request.
 pub const DEFAULT_DB_ACQUIRE_TIMEOUT_MS: u64 = 1_000;
 pub const DEFAULT_MIGRATE_ON_START: bool = true;
+/// Longest a single SQL statement may run; the reset flow's statements take milliseconds.
+pub const DEFAULT_DB_STATEMENT_TIMEOUT_MS: u64 = 5_000;
 /// OWASP: reset tokens should be short-lived.
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 30 * 60;
 pub const DEFAULT_SESSION_TTL_SECS: u64 = 12 * 60 * 60;
@@ -111,6 +113,7 @@ pub struct DatabaseConfig {
     pub url: SecretString,
     pub pool_size: usize,
     pub acquire_timeout: Duration,
+    pub statement_timeout: Duration,
     pub migrate_on_start: bool,
 }
 
@@ -296,6 +299,10 @@ impl Config {
                 acquire_timeout: Duration::from_millis(
                     env.positive("RESETGATE_DB_ACQUIRE_TIMEOUT_MS", DEFAULT_DB_ACQUIRE_TIMEOUT_MS)?,
                 ),
+                statement_timeout: Duration::from_millis(env.positive(
+                    "RESETGATE_DB_STATEMENT_TIMEOUT_MS",
+                    DEFAULT_DB_STATEMENT_TIMEOUT_MS,
+                )?),
                 migrate_on_start: env.bool("RESETGATE_MIGRATE_ON_START", DEFAULT_MIGRATE_ON_START)?,
             })
         } else {
@@ -543,6 +550,11 @@ impl fmt::Display for Config {
                 f,
                 "RESETGATE_DB_ACQUIRE_TIMEOUT_MS={}",
                 db.acquire_timeout.as_millis()
+            )?;
+            writeln!(
+                f,
+                "RESETGATE_DB_STATEMENT_TIMEOUT_MS={}",
+                db.statement_timeout.as_millis()
             )?;
             writeln!(f, "RESETGATE_MIGRATE_ON_START={}", db.migrate_on_start)?;
         } else {

@@ -40,6 +40,7 @@ pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
         return StoreError::Unavailable(e.to_string());
     }
     match e.code() {
+        // 08: connection trouble; 57: operator intervention, including 57014 (statement timeout).
         Some(c) if c.code().starts_with("08") || c.code().starts_with("57") => {
             StoreError::Unavailable(e.to_string())
         }
@@ -83,12 +84,20 @@ impl PostgresStore {
     ///
     /// # Errors
     /// When the URL does not parse.
-    pub fn connect(url: &str, max_size: usize, acquire_timeout: Duration) -> Result<Self, StoreError> {
+    pub fn connect(
+        url: &str,
+        max_size: usize,
+        acquire_timeout: Duration,
+        statement_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e: tokio_postgres::Error| StoreError::Internal(format!("invalid database URL: {e}")))?;
         config.connect_timeout(acquire_timeout);
         config.application_name("resetgate");
+        // A statement stuck on a lock must not hold a pooled connection (and its request) for
+        // ever: the server cancels it, the request gets a 503, the connection returns to the pool.
+        config.options(format!("-c statement_timeout={}", statement_timeout.as_millis()));
         let manager = Manager::from_config(
             config,
             NoTls,

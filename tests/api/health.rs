@@ -209,3 +209,56 @@ async fn metrics_exposition_parses_and_names_every_metric() {
     assert!(text.contains(r#"resetgate_hash_queue_depth{lane="background"} 0"#));
     assert!(text.contains("resetgate_db_pool_size "), "{text}");
 }
+
+/// With every pooled connection busy (here: stuck on a table lock), a request waits at most the
+/// acquire timeout and gets a 503; the stuck statement is cancelled by the statement timeout and
+/// the pool recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_database_pool_is_a_fast_503() {
+    let app = spawn_app_with(
+        Backend::Postgres,
+        &[
+            ("RESETGATE_DB_POOL_SIZE", "1"),
+            ("RESETGATE_DB_ACQUIRE_TIMEOUT_MS", "300"),
+            ("RESETGATE_DB_STATEMENT_TIMEOUT_MS", "1500"),
+        ],
+    )
+    .await;
+    app.create_account("alice@example.com", Some(PASSWORD), false)
+        .await;
+    let mut locker = app.pg().await;
+    let tx = locker.transaction().await.unwrap();
+    tx.batch_execute("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+
+    // Takes the only connection and blocks on the lock.
+    let client = app.client.clone();
+    let stuck_url = app.url("/v1/login");
+    let stuck = tokio::spawn(async move {
+        client
+            .post(stuck_url)
+            .json(&json!({ "email": "alice@example.com", "password": PASSWORD }))
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    let started = Instant::now();
+    let resp = app.login("alice@example.com", PASSWORD).await;
+    let elapsed = started.elapsed();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(error_code(resp).await, "service_unavailable");
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "waited {elapsed:?} for a connection"
+    );
+
+    // The statement timeout frees the connection even while the lock is still held.
+    let stuck = stuck.await.unwrap().unwrap();
+    assert_eq!(stuck.status(), 503);
+    tx.rollback().await.unwrap();
+    assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 200);
+    let metrics = app.metrics().await;
+    assert!(metrics.contains("resetgate_db_pool_size 1"), "{metrics}");
+}
