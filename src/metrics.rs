@@ -31,6 +31,8 @@ pub struct Metrics {
     pub hash_duration: HistogramVec,
     /// Hashing jobs by lane and outcome (completed, shed, expired, abandoned).
     pub hash_jobs: IntCounterVec,
+    /// Jobs taken newest-first because their lane was congested (adaptive LIFO engaged).
+    pub hash_lifo_picks: IntCounter,
     /// Requests refused by a rate limiter, by limiter (global, ip, email).
     pub rate_limited: IntCounterVec,
     /// Keys tracked by a keyed rate limiter, by limiter.
@@ -125,6 +127,10 @@ impl Metrics {
                 "Hashing jobs by lane and outcome (completed, shed, expired, abandoned).",
                 &["lane", "outcome"],
             ),
+            hash_lifo_picks: counter(
+                "resetgate_hash_lifo_picks_total",
+                "Jobs taken newest-first because their lane was congested (adaptive LIFO engaged).",
+            ),
             rate_limited: counter_vec(
                 "resetgate_rate_limited_total",
                 "Requests refused by a rate limiter, by limiter (global, ip, email).",
@@ -182,6 +188,7 @@ impl Metrics {
             Box::new(m.hash_queue_wait.clone()),
             Box::new(m.hash_duration.clone()),
             Box::new(m.hash_jobs.clone()),
+            Box::new(m.hash_lifo_picks.clone()),
             Box::new(m.rate_limited.clone()),
             Box::new(m.rate_limiter_keys.clone()),
             Box::new(m.db_pool_size.clone()),

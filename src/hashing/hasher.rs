@@ -126,6 +126,17 @@ impl Hasher {
         }
     }
 
+    /// Refuses at once if a job in `lane` could not be admitted now (see [`Pool::precheck`]).
+    ///
+    /// # Errors
+    /// [`PoolError::Shed`].
+    pub fn precheck(&self, lane: Lane) -> Result<(), PoolError> {
+        match &self.engine {
+            Engine::Pool(pool) => pool.precheck(lane),
+            Engine::Unbounded { .. } => Ok(()),
+        }
+    }
+
     /// Hashes a new password (confirm lane).
     ///
     /// # Errors

@@ -11,9 +11,15 @@
 //!   before a worker got to it is answered without hashing.
 //! - **Adaptive LIFO, not CoDel.** CoDel's 5 ms target is below a single argon2 computation
 //!   (~20–40 ms), so it would keep dropping while workers sit idle between arrivals and lose
-//!   goodput. Instead each lane is FIFO while it is healthy and switches to LIFO once its oldest
-//!   job has waited more than half the budget: the newest requests, whose clients are still
-//!   waiting, are served while stale ones run into their deadline and are answered 503.
+//!   goodput, and a drop at dequeue answers the client only after it has waited. Admission by
+//!   expected wait already keeps the queue within the budget, so each lane is FIFO while that
+//!   promise holds. When it breaks (the lane's oldest job has waited half its deadline, far past
+//!   any wait admission allows: the hash-time estimate was wrong, e.g. the CPU was stolen), the
+//!   lane switches to LIFO: the
+//!   newest requests, whose clients are still waiting, are served, and stale ones run into their
+//!   deadline and are answered 503. (A first version switched at half the queue budget; the load
+//!   report showed it switching on ordinary overload, stranding admitted jobs until their deadline
+//!   and pushing shed p99 to the 500 ms deadline. docs/perf.md records that run.)
 //!
 //! Lanes, highest first: `Confirm` (a user setting a new password), `Login`, `Background`
 //! (rehash-on-upgrade and anything else). Admission thresholds shrink down the lanes (100 %, 75 %,
@@ -226,6 +232,25 @@ impl Pool {
         done.await.map_err(|_| PoolError::Closed)?
     }
 
+    /// Whether a job in `lane` would be admitted right now. Flows call this before their
+    /// database work, so that under overload a request is refused before it costs anything; the
+    /// real admission in [`Pool::run`] still decides.
+    ///
+    /// # Errors
+    /// [`PoolError::Shed`] with the retry hint when it would not.
+    pub fn precheck(&self, lane: Lane) -> Result<(), PoolError> {
+        let q = self.shared.queues.lock();
+        self.admit(&q, lane).map_err(|retry_after| {
+            drop(q);
+            self.shared
+                .metrics
+                .hash_jobs
+                .with_label_values(&[lane.as_str(), "shed"])
+                .inc();
+            PoolError::Shed { retry_after }
+        })
+    }
+
     /// Expected queueing delay for a new job in `lane`: the jobs it would wait behind (queued in
     /// its lane or above, plus those running) spread over W workers at the measured hash time.
     fn expected_wait(&self, q: &Queues, lane: Lane) -> Duration {
@@ -334,8 +359,9 @@ impl Shared {
         let queue = &mut q.lanes[lane as usize];
         let congested = queue
             .front()
-            .is_some_and(|j| now.duration_since(j.enqueued) > self.config.queue_budget / 2);
+            .is_some_and(|j| now.duration_since(j.enqueued) > self.config.job_deadline / 2);
         if congested {
+            self.metrics.hash_lifo_picks.inc();
             queue.pop_back()
         } else {
             queue.pop_front()
@@ -351,7 +377,27 @@ impl Shared {
     }
 }
 
+/// Hash workers run as SCHED_BATCH with a low priority: on a saturated host the scheduler then
+/// lets the async runtime preempt them, so shedding and probes stay fast while hashing takes
+/// every cycle that is left. Best effort: where the OS refuses, workers keep the default.
+fn lower_priority() {
+    use thread_priority::{
+        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy, ThreadPriority,
+        ThreadPriorityValue, ThreadSchedulePolicy,
+    };
+    let Ok(low) = ThreadPriorityValue::try_from(10u8) else {
+        return;
+    };
+    let policy = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
+    if let Err(e) =
+        set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Crossplatform(low), policy)
+    {
+        tracing::debug!(error = ?e, "could not lower the hash worker's priority");
+    }
+}
+
 fn worker(shared: &Shared) {
+    lower_priority();
     let mut memory = compute::memory_for(shared.config.params);
     loop {
         let job = {

@@ -137,6 +137,8 @@ impl ResetService {
         new_password: &SecretString,
         sign_out_everywhere: bool,
     ) -> Result<(), Error> {
+        // Overloaded: refuse before the token lookup, not after it.
+        self.hasher.precheck(Lane::Confirm)?;
         let digest = token.digest();
         let account = self
             .store
@@ -180,6 +182,8 @@ impl ResetService {
             // Bounds hashing cost; depends only on the input, so it reveals nothing about accounts.
             return Err(Error::InvalidCredentials);
         }
+        // Overloaded: refuse before the account lookup, not after it.
+        self.hasher.precheck(Lane::Login)?;
         let account = self.store.account_by_email(email).await?;
         let stored = account.as_ref().and_then(|a| {
             a.password_hash.clone().map(|phc| StoredHash {
