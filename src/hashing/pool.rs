@@ -513,7 +513,8 @@ mod tests {
 
     /// Waits until the pool's one worker has taken a job, so what follows queues behind it.
     async fn until_busy(p: &Pool) {
-        for _ in 0..200 {
+        // Generous: on a loaded test machine a low-priority worker may wait to be scheduled.
+        for _ in 0..5000 {
             if p.shared.queues.lock().in_flight > 0 {
                 return;
             }
@@ -544,10 +545,10 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn an_expired_job_is_answered_without_hashing() {
-        // Generous budget (admit everything), a deadline far shorter than one (~0.5 s) hash: the
-        // queued jobs expire behind the first. The deadline still leaves the first job 150 ms to
+        // Generous budget (admit everything), a deadline far shorter than one (~1 s) hash: the
+        // queued jobs expire behind the first. The deadline still leaves the first job 300 ms to
         // be picked up on a busy test machine.
-        let p = pool_with(HashParams::new(64 * 1024, 16, 1).unwrap(), 1, 10_000, 150);
+        let p = pool_with(HashParams::new(64 * 1024, 32, 1).unwrap(), 1, 10_000, 300);
         let p1 = p.clone();
         let first = tokio::spawn(async move { p1.run(Lane::Confirm, hash_job("first")).await });
         until_busy(&p).await;
@@ -566,7 +567,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn lanes_are_served_in_priority_order() {
-        let p = pool(1, 10_000, 10_000);
+        // Each job ~0.3 s, so the three below are queued long before the blocker finishes.
+        let p = pool_with(HashParams::new(64 * 1024, 8, 1).unwrap(), 1, 10_000, 10_000);
         let order = Arc::new(Mutex::new(Vec::new()));
         let submit = |lane: Lane, tag: &'static str| {
             let (p, order) = (p.clone(), Arc::clone(&order));
@@ -583,7 +585,17 @@ mod tests {
             submit(Lane::Login, "login"),
             submit(Lane::Confirm, "confirm"),
         ];
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        for _ in 0..5000 {
+            if p.shared.queues.lock().queued() == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(
+            p.shared.queues.lock().in_flight,
+            1,
+            "the blocker is still running"
+        );
         blocker.await.unwrap();
         for j in jobs {
             j.await.unwrap();

@@ -162,6 +162,10 @@ pub async fn spawn_app_on(db: Option<TestDb>, overrides: &[(&str, &str)]) -> Tes
         // tightened by the tests about them.
         ("RESETGATE_RATE_IP_BURST", "100000"),
         ("RESETGATE_RATE_EMAIL_PER_HOUR", "1000"),
+        // Functional tests must not depend on how fast this machine hashes: generous hashing
+        // budget and deadline here; the tests about shedding set their own.
+        ("RESETGATE_HASH_QUEUE_BUDGET_MS", "5000"),
+        ("RESETGATE_HASH_DEADLINE_MS", "20000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
