@@ -14,6 +14,7 @@ use crate::admission::rate_limit::{self, RateLimits};
 use crate::clock::Clock;
 use crate::config::{Config, MailTransport};
 use crate::hashing::hasher::Hasher;
+use crate::http::readiness::Readiness;
 use crate::http::server::Server;
 use crate::http::stack;
 use crate::http::state::AppState;
@@ -148,6 +149,7 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
         service,
         metrics: Arc::clone(&metrics),
         limits,
+        readiness: Readiness::default(),
         body_limit: config.body_limit,
         shutdown: shutdown.clone(),
     });

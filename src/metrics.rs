@@ -29,7 +29,7 @@ pub struct Metrics {
     pub hash_queue_wait: HistogramVec,
     /// Argon2 computation time in seconds, by lane.
     pub hash_duration: HistogramVec,
-    /// Hashing jobs by lane and outcome (completed, shed, expired, abandoned).
+    /// Hashing jobs by lane and outcome (completed, failed, shed, expired, abandoned).
     pub hash_jobs: IntCounterVec,
     /// Jobs taken newest-first because their lane was congested (adaptive LIFO engaged).
     pub hash_lifo_picks: IntCounter,
@@ -124,7 +124,7 @@ impl Metrics {
             ),
             hash_jobs: counter_vec(
                 "resetgate_hash_jobs_total",
-                "Hashing jobs by lane and outcome (completed, shed, expired, abandoned).",
+                "Hashing jobs by lane and outcome (completed, failed, shed, expired, abandoned).",
                 &["lane", "outcome"],
             ),
             hash_lifo_picks: counter(
@@ -208,7 +208,7 @@ impl Metrics {
         // Labelled series exist from the start, so dashboards and alerts see zeros, not gaps.
         for lane in ["confirm", "login", "background"] {
             m.hash_queue_depth.with_label_values(&[lane]).set(0);
-            for outcome in ["completed", "shed", "expired", "abandoned"] {
+            for outcome in ["completed", "failed", "shed", "expired", "abandoned"] {
                 m.hash_jobs.with_label_values(&[lane, outcome]).reset();
             }
         }

@@ -114,7 +114,10 @@ impl ClientIp {
             return canonical(peer);
         }
         let mut client = canonical(peer);
-        for value in headers.get_all(self.header.as_str()) {
+        // A proxy may add its own header line instead of appending to the client's: lines are
+        // newest last, so walk them, like the hops inside a line, from the end.
+        let lines: Vec<_> = headers.get_all(self.header.as_str()).iter().collect();
+        for value in lines.into_iter().rev() {
             let Ok(value) = value.to_str() else { return client };
             for hop in value.split(',').rev() {
                 let Ok(ip) = hop.trim().parse::<IpAddr>() else {
@@ -180,6 +183,15 @@ mod tests {
         assert_eq!(r.resolve(ip("10.0.0.1"), &h), ip("198.51.100.4"));
         assert_eq!(r.resolve(ip("10.0.0.1"), &xff("garbage")), ip("10.0.0.1"));
         assert_eq!(r.resolve(ip("10.0.0.1"), &HeaderMap::new()), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn a_forged_first_header_line_is_not_believed() {
+        let r = resolver();
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "6.6.6.6".parse().unwrap()); // sent by the client
+        h.append("x-forwarded-for", "198.51.100.4".parse().unwrap()); // added by our proxy
+        assert_eq!(r.resolve(ip("10.0.0.1"), &h), ip("198.51.100.4"));
     }
 
     #[test]

@@ -447,17 +447,20 @@ fn worker(shared: &Shared) {
         };
         let took = started.elapsed();
         shared.computed.fetch_add(1, Ordering::Relaxed);
-        shared.record_hash_time(took);
-        shared
-            .metrics
-            .hash_duration
-            .with_label_values(&[lane])
-            .observe(took.as_secs_f64());
-        shared
-            .metrics
-            .hash_jobs
-            .with_label_values(&[lane, "completed"])
-            .inc();
+        // A failure (e.g. a corrupt stored hash) returns early: it is neither a hash-time sample
+        // (it would pull the estimate down and admit too much) nor completed work.
+        let outcome = if result.is_ok() {
+            shared.record_hash_time(took);
+            shared
+                .metrics
+                .hash_duration
+                .with_label_values(&[lane])
+                .observe(took.as_secs_f64());
+            "completed"
+        } else {
+            "failed"
+        };
+        shared.metrics.hash_jobs.with_label_values(&[lane, outcome]).inc();
         {
             let mut q = shared.queues.lock();
             q.in_flight -= 1;

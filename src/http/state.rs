@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::rate_limit::RateLimits;
+use crate::http::readiness::Readiness;
 use crate::metrics::Metrics;
 use crate::reset::service::ResetService;
 
@@ -12,6 +13,7 @@ pub struct AppState {
     pub service: ResetService,
     pub metrics: Arc<Metrics>,
     pub limits: Arc<RateLimits>,
+    pub readiness: Readiness,
     pub body_limit: usize,
     /// Cancelled when shutdown starts; /readyz reports 503 from that moment.
     pub shutdown: CancellationToken,

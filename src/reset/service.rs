@@ -198,12 +198,14 @@ impl ResetService {
             .await?;
         // A legacy system hashed the raw bytes; where NFKC changed them (decomposed accents,
         // full-width forms), try those bytes too. The upgrade then stores the normalised form.
-        if let Some(legacy) = stored.as_ref().filter(|s| !ok && !s.peppered) {
-            if normalized.expose() != password.expose() {
-                ok = self
-                    .hasher
-                    .verify(Lane::Login, password.clone(), Some(legacy.clone()))
-                    .await?;
+        // Every such input pays for a second verification, legacy account or not, so the cost
+        // depends only on the input and says nothing about the account.
+        if normalized.expose() != password.expose() {
+            let legacy = stored.as_ref().filter(|s| !ok && !s.peppered).cloned();
+            let retried = legacy.is_some();
+            let again = self.hasher.verify(Lane::Login, password.clone(), legacy).await?;
+            if retried {
+                ok = again;
             }
         }
         let Some(account) = account.filter(|_| ok) else {

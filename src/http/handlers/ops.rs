@@ -22,8 +22,7 @@ pub async fn readyz(state: Arc<AppState>) -> Result<HttpResponse, Error> {
     if state.shutdown.is_cancelled() {
         return Err(Error::NotReady("draining"));
     }
-    if let Err(e) = state.service.store.ping().await {
-        tracing::warn!(error = %e, "readiness: store unreachable");
+    if !state.readiness.store_ok(state.service.store.as_ref()).await {
         return Err(Error::NotReady("database_unreachable"));
     }
     Ok(json_response(StatusCode::OK, &json!({ "status": "ready" })))
