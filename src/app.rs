@@ -42,7 +42,6 @@ pub struct Running {
     /// The ops listener: /metrics, /livez, /readyz.
     pub ops_addr: SocketAddr,
     pub shutdown: CancellationToken,
-    pub metrics: Arc<Metrics>,
     server: JoinHandle<bool>,
     ops_server: JoinHandle<bool>,
     dispatcher: JoinHandle<()>,
@@ -202,7 +201,6 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
         addr,
         ops_addr,
         shutdown,
-        metrics,
         server,
         ops_server,
         dispatcher,

@@ -6,7 +6,7 @@
 //! `spawn_blocking` with fresh memory and no admission control, which is what a naive service does.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use argon2::password_hash::PasswordHash;
 use argon2::Algorithm;
@@ -81,11 +81,6 @@ impl Hasher {
     }
 
     #[must_use]
-    pub fn params(&self) -> HashParams {
-        self.params
-    }
-
-    #[must_use]
     pub fn pool(&self) -> Option<&Pool> {
         match &self.engine {
             Engine::Pool(p) => Some(p),
@@ -101,19 +96,7 @@ impl Hasher {
                 tokio::task::spawn_blocking(move || {
                     let started = Instant::now();
                     let mut memory = compute::memory_for(params);
-                    let done = match work {
-                        Work::Hash { password } => {
-                            compute::hash(&mut memory, &pepper, params, password.expose()).map(Done::Hash)
-                        }
-                        Work::Verify {
-                            password,
-                            phc,
-                            peppered,
-                        } => {
-                            compute::verify(&mut memory, peppered.then_some(&pepper), password.expose(), &phc)
-                                .map(Done::Verify)
-                        }
-                    };
+                    let done = work.run(&mut memory, &pepper, params);
                     metrics
                         .hash_duration
                         .with_label_values(&[lane.as_str()])
@@ -220,21 +203,11 @@ impl Hasher {
     }
 }
 
-/// Measures one hash at `params` on this thread: the per-core cost used by `calibrate`.
-///
-/// # Errors
-/// When argon2 rejects the inputs.
-pub fn time_one_hash(params: HashParams) -> Result<Duration, HashError> {
-    let pepper = SecretString::new("calibration pepper, not a secret 0123456789".into());
-    let mut memory = compute::memory_for(params);
-    let started = Instant::now();
-    compute::hash(&mut memory, &pepper, params, "calibration password")?;
-    Ok(started.elapsed())
-}
-
 #[cfg(test)]
 #[allow(clippy::unnecessary_wraps)] // `peppered` matches `verify`'s argument type
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::reset::email::EmailAddress;
     use crate::reset::password::{normalize, PasswordPolicy};

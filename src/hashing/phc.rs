@@ -60,9 +60,4 @@ impl PhcString {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    #[must_use]
-    pub fn into_string(self) -> String {
-        self.0
-    }
 }

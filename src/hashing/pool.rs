@@ -89,6 +89,33 @@ pub enum Work {
     },
 }
 
+impl Work {
+    /// Does the work on `memory`; the one place hashing and verification are dispatched, for
+    /// pool workers and the unbounded baseline alike.
+    ///
+    /// # Errors
+    /// When argon2 fails or a stored hash is unusable.
+    pub fn run(
+        self,
+        memory: &mut Vec<argon2::Block>,
+        pepper: &SecretString,
+        params: HashParams,
+    ) -> Result<Done, HashError> {
+        match self {
+            Work::Hash { password } => {
+                compute::hash(memory, pepper, params, password.expose()).map(Done::Hash)
+            }
+            Work::Verify {
+                password,
+                phc,
+                peppered,
+            } => {
+                compute::verify(memory, peppered.then_some(pepper), password.expose(), &phc).map(Done::Verify)
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum Done {
     Hash(PhcString),
@@ -425,26 +452,7 @@ fn worker(shared: &Shared) {
             .with_label_values(&[lane])
             .observe(job.enqueued.elapsed().as_secs_f64());
         let started = Instant::now();
-        let result = match job.work {
-            Work::Hash { password } => compute::hash(
-                &mut memory,
-                &shared.pepper,
-                shared.config.params,
-                password.expose(),
-            )
-            .map(Done::Hash),
-            Work::Verify {
-                password,
-                phc,
-                peppered,
-            } => compute::verify(
-                &mut memory,
-                peppered.then_some(&shared.pepper),
-                password.expose(),
-                &phc,
-            )
-            .map(Done::Verify),
-        };
+        let result = job.work.run(&mut memory, &shared.pepper, shared.config.params);
         let took = started.elapsed();
         shared.computed.fetch_add(1, Ordering::Relaxed);
         // A failure (e.g. a corrupt stored hash) returns early: it is neither a hash-time sample
