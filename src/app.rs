@@ -11,19 +11,22 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::rate_limit::{self, RateLimits};
+use crate::campaign::runner::Runner;
 use crate::clock::Clock;
 use crate::config::{Config, MailTransport};
 use crate::hashing::hasher::Hasher;
 use crate::http::readiness::Readiness;
+use crate::http::router::Listener;
 use crate::http::server::Server;
 use crate::http::stack;
 use crate::http::state::AppState;
-use crate::mail::outbox::{Dispatcher, DEFAULT_MAX_ATTEMPTS};
+use crate::mail::outbox::Dispatcher;
 use crate::mail::seal::Sealer;
 use crate::mail::templates::Templates;
 use crate::mail::transport::{FileMailer, LogMailer, Mailer};
 use crate::metrics::Metrics;
 use crate::reset::service::ResetService;
+use crate::reset::token::TokenDigest;
 use crate::storage::memory::MemoryStore;
 use crate::storage::postgres::PostgresStore;
 use crate::storage::store::Store;
@@ -41,9 +44,12 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The ops listener: /metrics, /livez, /readyz.
     pub ops_addr: SocketAddr,
+    /// The admin listener, when an admin token is configured.
+    pub admin_addr: Option<SocketAddr>,
     pub shutdown: CancellationToken,
     server: JoinHandle<bool>,
     ops_server: JoinHandle<bool>,
+    admin_server: Option<JoinHandle<bool>>,
     dispatcher: JoinHandle<()>,
 }
 
@@ -55,6 +61,9 @@ impl Running {
     pub async fn wait(self) -> anyhow::Result<bool> {
         let drained = self.server.await.context("server task panicked")?;
         self.ops_server.await.context("ops server task panicked")?;
+        if let Some(admin) = self.admin_server {
+            admin.await.context("admin server task panicked")?;
+        }
         self.dispatcher.await.context("dispatcher task panicked")?;
         Ok(drained)
     }
@@ -144,6 +153,7 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
         rate_limit::CLEANUP_INTERVAL,
         shutdown.clone(),
     ));
+    let campaigns = Arc::clone(&store).campaigns();
     let state = Arc::new(AppState {
         service,
         metrics: Arc::clone(&metrics),
@@ -151,6 +161,8 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
         readiness: Readiness::default(),
         body_limit: config.body_limit,
         shutdown: shutdown.clone(),
+        campaigns: campaigns.clone(),
+        admin_token: config.admin.token_sha256.map(TokenDigest::from_bytes),
     });
 
     let listener = TcpListener::bind(config.listen)
@@ -163,12 +175,40 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
     let ops_addr = ops_listener.local_addr()?;
     let ops_server = Server {
         listener: ops_listener,
-        service: stack::build_ops(Arc::clone(&state)),
+        service: stack::build_internal(Arc::clone(&state), Listener::Ops),
         shutdown: shutdown.clone(),
         shutdown_delay: config.shutdown_delay,
         drain_timeout: config.drain_timeout,
     };
     let ops_server = tokio::spawn(ops_server.run());
+    let (admin_addr, admin_server) = if config.admin.token_sha256.is_some() {
+        let admin_listener = TcpListener::bind(config.admin.listen)
+            .await
+            .with_context(|| format!("binding {} (RESETGATE_ADMIN_LISTEN)", config.admin.listen))?;
+        let admin_addr = admin_listener.local_addr()?;
+        let server = Server {
+            listener: admin_listener,
+            service: stack::build_internal(Arc::clone(&state), Listener::Admin),
+            shutdown: shutdown.clone(),
+            shutdown_delay: config.shutdown_delay,
+            drain_timeout: config.drain_timeout,
+        };
+        (Some(admin_addr), Some(tokio::spawn(server.run())))
+    } else {
+        tracing::info!("admin API off: set RESETGATE_ADMIN_TOKEN_SHA256 to enable it");
+        (None, None)
+    };
+    metrics.mail_send_budget.set(config.dispatch.pacing.rate);
+    if let Some(campaigns) = campaigns {
+        let runner = Runner {
+            campaigns,
+            store: Arc::clone(&store),
+            clock: Arc::clone(&clock),
+            metrics: Arc::clone(&metrics),
+            config: config.campaign,
+        };
+        tokio::spawn(runner.run(shutdown.clone()));
+    }
 
     let (janitor_store, janitor_clock) = (Arc::clone(&store), Arc::clone(&clock));
     let dispatcher = Dispatcher {
@@ -179,7 +219,10 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
         clock,
         metrics: Arc::clone(&metrics),
         poll_interval: config.mail.poll_interval,
-        max_attempts: DEFAULT_MAX_ATTEMPTS,
+        max_attempts: config.dispatch.max_attempts,
+        pacing: config.dispatch.pacing.clone(),
+        concurrency: config.dispatch.concurrency,
+        retry_base: config.dispatch.retry_base,
     };
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.clone()));
     tokio::spawn(janitor::run(
@@ -196,13 +239,15 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
         drain_timeout: config.drain_timeout,
     };
     let server = tokio::spawn(server.run());
-    tracing::info!(%addr, %ops_addr, "listening");
+    tracing::info!(%addr, %ops_addr, ?admin_addr, "listening");
     Ok(Running {
         addr,
         ops_addr,
+        admin_addr,
         shutdown,
         server,
         ops_server,
+        admin_server,
         dispatcher,
     })
 }

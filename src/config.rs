@@ -13,8 +13,13 @@ use rand::rngs::OsRng;
 use rand::RngCore as _;
 use url::Url;
 
+mod breach_day;
+
+pub use breach_day::{AdminConfig, DispatchConfig};
+
 use crate::admission::client_ip::{Cidr, ClientIp};
 use crate::admission::rate_limit::RateLimitConfig;
+use crate::campaign::runner::RunnerConfig;
 use crate::hashing::hasher::HashMode;
 use crate::hashing::params::{self, HashParams};
 use crate::hashing::pool::PoolConfig;
@@ -157,6 +162,9 @@ pub struct Config {
     /// Listener for /metrics (and the probes), separate from the public API.
     pub ops_listen: SocketAddr,
     pub mail: MailConfig,
+    pub admin: AdminConfig,
+    pub dispatch: DispatchConfig,
+    pub campaign: RunnerConfig,
 }
 
 /// Reads variables through `lookup` so tests can pass a map instead of mutating the process env.
@@ -507,6 +515,9 @@ impl Config {
                     env.positive("RESETGATE_MAIL_POLL_MS", DEFAULT_MAIL_POLL_MS)?,
                 ),
             },
+            admin: breach_day::admin(&env)?,
+            dispatch: breach_day::dispatch(&env)?,
+            campaign: breach_day::campaign(&env)?,
         })
     }
 }
@@ -638,7 +649,8 @@ impl fmt::Display for Config {
             f,
             "RESETGATE_MAIL_POLL_MS={}",
             self.mail.poll_interval.as_millis()
-        )
+        )?;
+        breach_day::write(f, &self.admin, &self.dispatch, &self.campaign)
     }
 }
 

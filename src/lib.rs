@@ -21,6 +21,7 @@
 pub mod admission;
 pub mod app;
 pub mod calibrate;
+pub mod campaign;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -47,12 +47,30 @@ pub struct Metrics {
     pub reset_requests: IntCounterVec,
     /// Confirmed password resets.
     pub resets_completed: IntCounter,
-    /// Emails delivered by the outbox dispatcher.
-    pub outbox_sent: IntCounter,
+    /// Emails delivered by the outbox dispatcher, by kind.
+    pub outbox_sent: IntCounterVec,
     /// Failed email deliveries by outcome: retry (will try again) or dead (gave up).
     pub outbox_failed: IntCounterVec,
     /// Outbox messages not yet delivered nor dead.
     pub outbox_backlog: IntGauge,
+    /// Outbox messages by status (pending, held, dead), across every replica.
+    pub outbox_messages: IntGaugeVec,
+    /// The configured global send budget in messages per second.
+    pub mail_send_budget: Gauge,
+    /// Campaign accounts by stage (total, marked, notified), per campaign.
+    pub campaign_accounts: IntGaugeVec,
+    /// Campaign emails by status (sent, failed, pending, cancelled), per campaign.
+    pub campaign_emails: IntGaugeVec,
+    /// Campaign emails sent per second over the last minute, per campaign.
+    pub campaign_send_rate: prometheus::GaugeVec,
+    /// Seconds until a campaign's last email is sent at its current rate (0 when done or stalled).
+    pub campaign_eta: IntGaugeVec,
+    /// Campaigns by phase (marking, notifying, completed, paused, cancelled), recent ones.
+    pub campaign_phase: IntGaugeVec,
+    /// Accounts marked must-reset by this replica's campaign runner.
+    pub campaign_marked: IntCounter,
+    /// Sessions revoked by this replica's campaign runner.
+    pub campaign_sessions_revoked: IntCounter,
     /// Reset requests whose work exceeded the equal-timing floor (timing may then reveal existence).
     pub timing_floor_exceeded: IntCounter,
     /// Resident set size of the process in bytes.
@@ -156,9 +174,10 @@ impl Metrics {
                 &["outcome"],
             ),
             resets_completed: counter("resetgate_resets_completed_total", "Confirmed password resets."),
-            outbox_sent: counter(
+            outbox_sent: counter_vec(
                 "resetgate_outbox_sent_total",
-                "Emails delivered by the outbox dispatcher.",
+                "Emails delivered by the outbox dispatcher, by kind.",
+                &["kind"],
             ),
             outbox_failed: counter_vec(
                 "resetgate_outbox_failed_total",
@@ -168,6 +187,52 @@ impl Metrics {
             outbox_backlog: gauge(
                 "resetgate_outbox_backlog",
                 "Outbox messages not yet delivered nor dead.",
+            ),
+            outbox_messages: gauge_vec(
+                "resetgate_outbox_messages",
+                "Outbox messages by status (pending, held, dead), across every replica.",
+                &["status"],
+            ),
+            mail_send_budget: Gauge::new(
+                "resetgate_mail_send_budget_per_second",
+                "The configured global send budget in messages per second.",
+            )
+            .expect("valid metric"),
+            campaign_accounts: gauge_vec(
+                "resetgate_campaign_accounts",
+                "Campaign accounts by stage (total, marked, notified), per campaign.",
+                &["campaign", "stage"],
+            ),
+            campaign_emails: gauge_vec(
+                "resetgate_campaign_emails",
+                "Campaign emails by status (sent, failed, pending, cancelled), per campaign.",
+                &["campaign", "status"],
+            ),
+            campaign_send_rate: prometheus::GaugeVec::new(
+                Opts::new(
+                    "resetgate_campaign_send_rate_per_second",
+                    "Campaign emails sent per second over the last minute, per campaign.",
+                ),
+                &["campaign"],
+            )
+            .expect("valid metric"),
+            campaign_eta: gauge_vec(
+                "resetgate_campaign_eta_seconds",
+                "Seconds until a campaign's last email is sent at its current rate (0 when done or stalled).",
+                &["campaign"],
+            ),
+            campaign_phase: gauge_vec(
+                "resetgate_campaign_phase",
+                "Campaigns by phase (1 for the current phase), recent campaigns.",
+                &["campaign", "phase"],
+            ),
+            campaign_marked: counter(
+                "resetgate_campaign_accounts_marked_total",
+                "Accounts marked must-reset by this replica's campaign runner.",
+            ),
+            campaign_sessions_revoked: counter(
+                "resetgate_campaign_sessions_revoked_total",
+                "Sessions revoked by this replica's campaign runner.",
             ),
             timing_floor_exceeded: counter(
                 "resetgate_reset_timing_floor_exceeded_total",
@@ -199,6 +264,15 @@ impl Metrics {
             Box::new(m.outbox_sent.clone()),
             Box::new(m.outbox_failed.clone()),
             Box::new(m.outbox_backlog.clone()),
+            Box::new(m.outbox_messages.clone()),
+            Box::new(m.mail_send_budget.clone()),
+            Box::new(m.campaign_accounts.clone()),
+            Box::new(m.campaign_emails.clone()),
+            Box::new(m.campaign_send_rate.clone()),
+            Box::new(m.campaign_eta.clone()),
+            Box::new(m.campaign_phase.clone()),
+            Box::new(m.campaign_marked.clone()),
+            Box::new(m.campaign_sessions_revoked.clone()),
             Box::new(m.timing_floor_exceeded.clone()),
             Box::new(m.resident_memory.clone()),
         ];
@@ -218,6 +292,12 @@ impl Metrics {
         }
         for outcome in ["retry", "dead"] {
             m.outbox_failed.with_label_values(&[outcome]).reset();
+        }
+        for kind in ["password_reset", "password_changed", "campaign_notice"] {
+            m.outbox_sent.with_label_values(&[kind]).reset();
+        }
+        for status in ["pending", "held", "dead"] {
+            m.outbox_messages.with_label_values(&[status]).set(0);
         }
         for outcome in ["issued", "unknown_account"] {
             m.reset_requests.with_label_values(&[outcome]).reset();

@@ -31,6 +31,17 @@ pub enum Error {
     TokenInvalid,
     #[error("email or password is wrong")]
     InvalidCredentials,
+    #[error("this password must be changed: a reset link has been sent to the account's email")]
+    PasswordResetRequired,
+    /// The admin API without a valid admin token. Says nothing about why.
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("{message}")]
+    NotFoundCode { code: &'static str, message: String },
+    #[error("{message}")]
+    NotImplemented { code: &'static str, message: String },
     #[error("session is invalid or expired")]
     SessionInvalid,
     #[error("service temporarily unavailable, retry shortly")]
@@ -65,6 +76,11 @@ impl Error {
             Self::Policy(v) => (StatusCode::UNPROCESSABLE_ENTITY, v.code()),
             Self::TokenInvalid => (StatusCode::BAD_REQUEST, "token_invalid_or_expired"),
             Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            Self::PasswordResetRequired => (StatusCode::FORBIDDEN, "password_reset_required"),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Self::NotFoundCode { code, .. } => (StatusCode::NOT_FOUND, code),
+            Self::NotImplemented { code, .. } => (StatusCode::NOT_IMPLEMENTED, code),
             Self::SessionInvalid => (StatusCode::UNAUTHORIZED, "session_invalid"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
             Self::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
@@ -97,7 +113,7 @@ impl Error {
             Self::MethodNotAllowed(allow) => {
                 h.insert(ALLOW, HeaderValue::from_static(allow));
             }
-            Self::InvalidCredentials | Self::SessionInvalid => {
+            Self::InvalidCredentials | Self::SessionInvalid | Self::Unauthorized => {
                 h.insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             _ => {}
@@ -138,6 +154,7 @@ impl From<service::Error> for Error {
             service::Error::TokenInvalid => Self::TokenInvalid,
             service::Error::Policy(v) => Self::Policy(v),
             service::Error::InvalidCredentials => Self::InvalidCredentials,
+            service::Error::PasswordResetRequired => Self::PasswordResetRequired,
             service::Error::SessionInvalid => Self::SessionInvalid,
             service::Error::Store(e) => e.into(),
             service::Error::RateLimited { retry_after } => Self::RateLimited {

@@ -11,8 +11,9 @@ use http::{Method, Request};
 use hyper::body::Incoming;
 
 use super::errors::{Error, HttpResponse};
-use super::handlers::{ops, reset, session};
+use super::handlers::{admin, ops, reset, session};
 use super::state::AppState;
+use crate::campaign::model::Action;
 
 /// Route names for metrics and logs; anything else is "unmatched", so labels stay bounded.
 #[must_use]
@@ -25,6 +26,7 @@ pub fn route_label(path: &str) -> &'static str {
         "/livez" => "livez",
         "/readyz" => "readyz",
         "/metrics" => "metrics",
+        p if p.starts_with("/admin/") => "admin",
         _ => "unmatched",
     }
 }
@@ -35,11 +37,13 @@ pub fn is_operational(path: &str) -> bool {
     matches!(route_label(path), "livez" | "readyz" | "metrics")
 }
 
-/// Which listener a router serves: the public API, or the ops listener (metrics and probes).
+/// Which listener a router serves: the public API, the ops listener (metrics and probes), or the
+/// admin listener (the admin API, behind its token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listener {
     Public,
     Ops,
+    Admin,
 }
 
 #[derive(Clone)]
@@ -59,8 +63,39 @@ impl Router {
 /// went out, which a public caller could correlate with its own requests); the API only on public.
 fn served(listener: Listener, route: &str) -> bool {
     match listener {
-        Listener::Public => route != "metrics",
+        Listener::Public => !matches!(route, "metrics" | "admin"),
         Listener::Ops => matches!(route, "livez" | "readyz" | "metrics"),
+        Listener::Admin => matches!(route, "admin" | "livez"),
+    }
+}
+
+/// The admin API. The token is checked before the path, so a caller without it learns nothing,
+/// not even which paths exist.
+async fn dispatch_admin(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
+    admin::authorize(&state, &req)?;
+    let method = req.method().clone();
+    let path = req.uri().path().trim_end_matches('/').to_owned();
+    let segments: Vec<&str> = path
+        .strip_prefix("/admin/v1/")
+        .ok_or(Error::NotFound)?
+        .split('/')
+        .collect();
+    let id = |s: &str| s.parse::<i64>().ok().filter(|id| *id > 0).ok_or(Error::NotFound);
+    match (segments.as_slice(), &method) {
+        (["campaigns"], &Method::POST) => admin::create(state, req).await,
+        (["campaigns"], &Method::GET) => admin::list(state).await,
+        (["campaigns"], _) => Err(Error::MethodNotAllowed("GET, POST")),
+        (["campaigns", n], &Method::GET) => admin::show(state, id(n)?).await,
+        (["outbox"], &Method::GET) => admin::outbox(state).await,
+        (["campaigns", _] | ["outbox"], _) => Err(Error::MethodNotAllowed("GET")),
+        (["campaigns", n, action], m) => {
+            let action = Action::parse(action).ok_or(Error::NotFound)?;
+            if m != Method::POST {
+                return Err(Error::MethodNotAllowed("POST"));
+            }
+            admin::change(state, id(n)?, action).await
+        }
+        _ => Err(Error::NotFound),
     }
 }
 
@@ -73,6 +108,9 @@ async fn dispatch(
     let route = route_label(req.uri().path());
     if !served(listener, route) {
         return Err(Error::NotFound);
+    }
+    if route == "admin" {
+        return dispatch_admin(state, req).await;
     }
     let allow = match route {
         "reset_request" if method == Method::POST => return reset::request(state, req).await,

@@ -69,11 +69,13 @@ pub fn build(state: Arc<AppState>, request_timeout: Duration, max_in_flight: usi
     )
 }
 
-/// The ops listener's service: metrics and probes, observed but never limited.
+/// The ops listener's service (metrics and probes) or the admin listener's: observed but never
+/// limited. The admin API is authenticated and used by a handful of operators; on breach day it
+/// must answer while the public API sheds.
 #[must_use]
-pub fn build_ops(state: Arc<AppState>) -> HttpService {
+pub fn build_internal(state: Arc<AppState>, listener: Listener) -> HttpService {
     let metrics = Arc::clone(&state.metrics);
-    let router = Router::new(state, Listener::Ops).map_err(tower::BoxError::from);
+    let router = Router::new(state, listener).map_err(tower::BoxError::from);
     BoxCloneSyncService::new(
         ServiceBuilder::new()
             .layer(ObserveLayer { metrics })

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::rate_limit::RateLimits;
+use crate::campaign::store::CampaignStore;
 use crate::http::readiness::Readiness;
 use crate::metrics::Metrics;
 use crate::reset::service::ResetService;
+use crate::reset::token::TokenDigest;
 
 pub struct AppState {
     pub service: ResetService,
@@ -17,4 +19,8 @@ pub struct AppState {
     pub body_limit: usize,
     /// Cancelled when shutdown starts; /readyz reports 503 from that moment.
     pub shutdown: CancellationToken,
+    /// Campaigns, where the store supports them (PostgreSQL).
+    pub campaigns: Option<Arc<dyn CampaignStore>>,
+    /// SHA-256 of the admin token; `None` refuses every admin request.
+    pub admin_token: Option<TokenDigest>,
 }

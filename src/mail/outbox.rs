@@ -1,22 +1,31 @@
 //! The dispatcher: drains the outbox table into a [`Mailer`]. Rows are claimed with a lease, so a
-//! dispatcher that dies mid-send leaves its rows to be retried (at-least-once delivery); failures
-//! back off exponentially with jitter and give up after `max_attempts`, leaving a dead row.
+//! dispatcher that dies mid-send leaves its rows to be retried; failures back off exponentially
+//! with jitter and give up after `max_attempts`, leaving a dead row. Claims draw from the shared
+//! send budget ([`Pacing`]), transactional mail first.
+//!
+//! Delivery is at-least-once, and the window for a duplicate is one message per dispatcher: each
+//! row is marked sent the moment the server accepts it, so only a crash between the server's
+//! "250 OK" and that update can resend it. The Message-ID is derived from the row id, so the copy
+//! carries the same id as the original (receivers and mail filters can fold it).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use rand::Rng as _;
 use tokio_util::sync::CancellationToken;
 
+use super::pacing::Pacing;
 use super::seal::Sealer;
 use super::templates::{Email, Templates};
 use super::transport::Mailer;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::storage::store::{MailKind, OutboxMessage, Store};
+use crate::storage::store::{MailKind, OutboxMessage, Store, StoreError};
 
 pub const DEFAULT_BATCH: usize = 32;
-pub const DEFAULT_MAX_ATTEMPTS: i32 = 8;
+/// Shortest sleep while the send budget is dry: claims come in batches, not one per token.
+const PACE_TICK: Duration = Duration::from_millis(20);
 /// Long enough for any single send; a claimed row reappears after this if its dispatcher died.
 const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 const MAX_BACKOFF_SECS: f64 = 3600.0;
@@ -30,11 +39,24 @@ pub struct Dispatcher {
     pub metrics: Arc<Metrics>,
     pub poll_interval: Duration,
     pub max_attempts: i32,
+    pub pacing: Pacing,
+    /// Messages in flight at once (at most the SMTP pool size is useful).
+    pub concurrency: usize,
+    /// The first retry waits about this long; each further one doubles it.
+    pub retry_base: Duration,
 }
 
-/// 2^attempts seconds, ±25 % jitter so a provider outage does not end in a synchronised retry storm.
-fn backoff(attempts: i32) -> chrono::Duration {
-    let base = 2f64.powi(attempts.clamp(0, 30)).min(MAX_BACKOFF_SECS);
+/// What one tick did, and when the next should run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tick {
+    pub handled: usize,
+    pub budget_wait: Option<Duration>,
+}
+
+/// base × 2^(attempts-1), ±25 % jitter so a provider outage does not end in a synchronised retry
+/// storm; at most an hour.
+fn backoff(base: Duration, attempts: i32) -> chrono::Duration {
+    let base = (base.as_secs_f64() * 2f64.powi((attempts - 1).clamp(0, 30))).min(MAX_BACKOFF_SECS);
     let jittered = base * rand::thread_rng().gen_range(0.75..=1.25);
     // At most 1.25 h in milliseconds: far inside i64.
     #[allow(clippy::cast_possible_truncation)]
@@ -44,20 +66,25 @@ fn backoff(attempts: i32) -> chrono::Duration {
 impl Dispatcher {
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
-            let delivered = match self.tick().await {
-                Ok(n) => n,
+            let pause = match self.tick().await {
+                Ok(Tick {
+                    budget_wait: Some(wait),
+                    ..
+                }) => Some(wait.max(PACE_TICK)),
+                Ok(Tick { handled: 0, .. }) => Some(self.poll_interval),
+                Ok(_) => None,
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox dispatch failed; will retry");
-                    0
+                    Some(self.poll_interval)
                 }
             };
-            if delivered == 0 {
-                tokio::select! {
+            match pause {
+                Some(pause) => tokio::select! {
                     () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(self.poll_interval) => {}
-                }
-            } else if shutdown.is_cancelled() {
-                return;
+                    () = tokio::time::sleep(pause) => {}
+                },
+                None if shutdown.is_cancelled() => return,
+                None => {}
             }
         }
     }
@@ -66,19 +93,26 @@ impl Dispatcher {
     ///
     /// # Errors
     /// When the store fails; messages already handled stay handled.
-    pub async fn tick(&self) -> Result<usize, crate::storage::store::StoreError> {
-        let batch = self
+    pub async fn tick(&self) -> Result<Tick, StoreError> {
+        let claim = self
             .store
-            .claim_outbox(self.clock.now(), DEFAULT_BATCH, LEASE)
+            .claim_outbox(self.clock.now(), DEFAULT_BATCH, LEASE, &self.pacing)
             .await?;
-        let n = batch.len();
-        for msg in batch {
-            self.deliver(msg).await?;
-        }
+        let handled = claim.messages.len();
+        // Each message is marked as soon as it is sent, whatever happens to its neighbours.
+        let results: Vec<Result<(), StoreError>> = futures_util::stream::iter(claim.messages)
+            .map(|msg| self.deliver(msg))
+            .buffer_unordered(self.concurrency.max(1))
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<(), StoreError>>()?;
         if let Ok(backlog) = self.store.outbox_backlog().await {
             self.metrics.outbox_backlog.set(backlog);
         }
-        Ok(n)
+        Ok(Tick {
+            handled,
+            budget_wait: claim.budget_wait,
+        })
     }
 
     fn render(&self, msg: &OutboxMessage) -> Result<Email, String> {
@@ -95,10 +129,11 @@ impl Dispatcher {
                 Ok(self.templates.password_reset(msg.recipient.clone(), &token))
             }
             MailKind::PasswordChanged => Ok(self.templates.password_changed(msg.recipient.clone())),
+            MailKind::CampaignNotice => Ok(self.templates.campaign_notice(msg.recipient.clone())),
         }
     }
 
-    async fn deliver(&self, msg: OutboxMessage) -> Result<(), crate::storage::store::StoreError> {
+    async fn deliver(&self, msg: OutboxMessage) -> Result<(), StoreError> {
         let email = match self.render(&msg) {
             Ok(e) => e,
             Err(reason) => {
@@ -110,12 +145,16 @@ impl Dispatcher {
         };
         match self.mailer.send(&email).await {
             Ok(()) => {
-                self.metrics.outbox_sent.inc();
+                self.metrics
+                    .outbox_sent
+                    .with_label_values(&[msg.kind.as_str()])
+                    .inc();
                 self.store.outbox_sent(msg.id, self.clock.now()).await
             }
             Err(e) => {
                 let attempts = msg.attempts + 1;
-                let retry_at = (attempts < self.max_attempts).then(|| self.clock.now() + backoff(attempts));
+                let retry_at = (attempts < self.max_attempts)
+                    .then(|| self.clock.now() + backoff(self.retry_base, attempts));
                 let outcome = if retry_at.is_some() { "retry" } else { "dead" };
                 tracing::warn!(id = msg.id, attempts, outcome, error = %e, "mail send failed");
                 self.metrics.outbox_failed.with_label_values(&[outcome]).inc();
@@ -131,9 +170,12 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let one = backoff(1).num_milliseconds();
-        assert!((1500..=2500).contains(&one), "{one}");
-        let big = backoff(40).num_milliseconds();
+        let base = std::time::Duration::from_secs(1);
+        let one = backoff(base, 1).num_milliseconds();
+        assert!((750..=1250).contains(&one), "{one}");
+        let three = backoff(base, 3).num_milliseconds();
+        assert!((3000..=5000).contains(&three), "{three}");
+        let big = backoff(base, 40).num_milliseconds();
         assert!(big <= 3_600_000 * 5 / 4, "{big}");
     }
 }

@@ -94,4 +94,33 @@ impl Templates {
             ),
         }
     }
+
+    /// The breach-day notice. It carries no token: a mass mailing with live links would be a
+    /// phishing template, and the links would expire before most people read it. It sends people
+    /// to the reset page; logging in with the old password also mails them a personal link.
+    #[must_use]
+    pub fn campaign_notice(&self, to: EmailAddress) -> Email {
+        let forgot = self
+            .base_url
+            .join("forgot")
+            .unwrap_or_else(|_| self.base_url.clone());
+        Email {
+            to,
+            subject: "Action required: choose a new password".into(),
+            text: format!(
+                "As a precaution after a security incident, the password of this account has been \
+                 disabled.\n\n\
+                 To keep using your account, choose a new password at {forgot}\n\n\
+                 Type the address yourself if you prefer: we will never ask for your password by \
+                 email. Consider turning on two-factor authentication once you are back in.\n"
+            ),
+            html: format!(
+                "<p>As a precaution after a security incident, the password of this account has been \
+                 disabled.</p>\
+                 <p>To keep using your account, <a href=\"{forgot}\">choose a new password</a>.</p>\
+                 <p>Type the address yourself if you prefer: we will never ask for your password by \
+                 email. Consider turning on two-factor authentication once you are back in.</p>"
+            ),
+        }
+    }
 }

@@ -48,6 +48,11 @@ impl EmailAddress {
     }
 
     #[must_use]
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, d)| d)
+    }
+
+    #[must_use]
     pub fn local_part(&self) -> &str {
         self.0.rsplit_once('@').map_or(self.0.as_str(), |(l, _)| l)
     }

@@ -26,6 +26,9 @@ pub enum Error {
     Policy(#[from] PolicyViolation),
     #[error("email or password is wrong")]
     InvalidCredentials,
+    /// The password is right but a campaign forced a reset; a link has been emailed.
+    #[error("this password must be changed: a reset link has been sent to the account's email")]
+    PasswordResetRequired,
     #[error("session is invalid or expired")]
     SessionInvalid,
     /// Too many reset requests for this address in the current window.
@@ -211,6 +214,16 @@ impl ResetService {
         let Some(account) = account.filter(|_| ok) else {
             return Err(Error::InvalidCredentials);
         };
+        if account.must_reset {
+            // Only after a correct password, so the answer reveals nothing to a guesser. The
+            // password is known-compromised, so no session; the owner gets a link by email (the
+            // per-address limit still applies: a known password must not become a mail cannon).
+            match self.request_reset_inner(&account.email).await {
+                Ok(()) | Err(Error::RateLimited { .. }) => {}
+                Err(e) => tracing::warn!(error = %e, "could not send the forced-reset link"),
+            }
+            return Err(Error::PasswordResetRequired);
+        }
         if let Some(old) = stored.filter(|s| self.hasher.needs_upgrade(s)) {
             // Off the response path: the user is in; the stronger hash can land a moment later.
             tokio::spawn(upgrade_hash(

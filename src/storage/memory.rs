@@ -8,11 +8,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 
+use std::time::Instant;
+
 use super::store::{
-    Account, AccountId, CompletedReset, NewAccount, NewMail, NewSession, OutboxMessage, SessionInfo, Store,
-    StoreError, RESET_LIMIT_WINDOW,
+    Account, AccountId, Claim, CompletedReset, DeadMessage, NewAccount, NewMail, NewSession, OutboxMessage,
+    OutboxSummary, SessionInfo, Store, StoreError, RESET_LIMIT_WINDOW,
 };
 use crate::hashing::phc::PhcString;
+use crate::mail::pacing::{self, Pacing};
 use crate::reset::email::EmailAddress;
 use crate::reset::token::TokenDigest;
 
@@ -33,6 +36,8 @@ struct Inner {
     outbox: Vec<Mail>,
     /// email digest -> (window start, count)
     reset_counts: HashMap<[u8; 32], (DateTime<Utc>, u32)>,
+    /// The send budget: tokens and when they were last refilled (one process, so one budget).
+    send_bucket: Option<(f64, Instant)>,
 }
 
 struct Token {
@@ -60,6 +65,8 @@ struct Mail {
     status: MailStatus,
     attempts: i32,
     available_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    last_error: Option<String>,
 }
 
 impl Inner {
@@ -71,6 +78,8 @@ impl Inner {
             status: MailStatus::Pending,
             attempts: 0,
             available_at: now,
+            created_at: now,
+            last_error: None,
         });
     }
 
@@ -124,6 +133,7 @@ impl Store for MemoryStore {
                 password_peppered: new.password_peppered,
                 mfa_enabled: new.mfa_enabled,
                 session_epoch: 0,
+                must_reset: false,
             },
         );
         Ok(id)
@@ -263,17 +273,23 @@ impl Store for MemoryStore {
         now: DateTime<Utc>,
         limit: usize,
         lease: chrono::Duration,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        pacing: &Pacing,
+    ) -> Result<Claim, StoreError> {
         let mut g = self.inner.lock();
+        let (tokens, last) = g.send_bucket.unwrap_or((0.0, Instant::now()));
+        let tokens = pacing::refill(tokens, last.elapsed().as_secs_f64(), pacing.rate, pacing.burst);
+        let want = pacing::grantable(tokens, limit);
+        // The demo store holds transactional mail only (campaigns need PostgreSQL), so there is no
+        // priority to order by; per-domain budgets matter at campaign volume only and are not kept.
         let mut due: Vec<&mut Mail> = g
             .outbox
             .iter_mut()
             .filter(|m| m.status == MailStatus::Pending && m.available_at <= now)
             .collect();
         due.sort_by_key(|m| (m.available_at, m.id));
-        Ok(due
+        let messages: Vec<OutboxMessage> = due
             .into_iter()
-            .take(limit)
+            .take(want)
             .map(|m| {
                 m.available_at = now + lease;
                 OutboxMessage {
@@ -284,7 +300,16 @@ impl Store for MemoryStore {
                     attempts: m.attempts,
                 }
             })
-            .collect())
+            .collect();
+        #[allow(clippy::cast_precision_loss)] // at most `limit` messages
+        let left = tokens - messages.len() as f64;
+        g.send_bucket = Some((left, Instant::now()));
+        let budget_wait = (want < limit)
+            .then(|| std::time::Duration::from_secs_f64(pacing::wait_for_token(left, pacing.rate)));
+        Ok(Claim {
+            messages,
+            budget_wait,
+        })
     }
 
     async fn outbox_sent(&self, id: i64, _now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -298,12 +323,13 @@ impl Store for MemoryStore {
     async fn outbox_failed(
         &self,
         id: i64,
-        _error: &str,
+        error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         let mut g = self.inner.lock();
         let m = g.mail(id)?;
         m.attempts += 1;
+        m.last_error = Some(error.to_owned());
         if let Some(at) = retry_at {
             m.available_at = at;
         } else {
@@ -321,6 +347,36 @@ impl Store for MemoryStore {
             .filter(|m| m.status == MailStatus::Pending)
             .count();
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+
+    async fn outbox_summary(&self, dead_limit: i64) -> Result<OutboxSummary, StoreError> {
+        let g = self.inner.lock();
+        let count = |status: &MailStatus| {
+            let n = g.outbox.iter().filter(|m| &m.status == status).count();
+            i64::try_from(n).unwrap_or(i64::MAX)
+        };
+        let dead_recent = g
+            .outbox
+            .iter()
+            .rev()
+            .filter(|m| m.status == MailStatus::Dead)
+            .take(usize::try_from(dead_limit).unwrap_or(0))
+            .map(|m| DeadMessage {
+                id: m.id,
+                kind: m.new.kind.as_str(),
+                domain: m.new.recipient.domain().to_owned(),
+                campaign_id: None,
+                attempts: m.attempts,
+                last_error: m.last_error.clone(),
+                created_at: m.created_at,
+            })
+            .collect();
+        Ok(OutboxSummary {
+            pending: count(&MailStatus::Pending),
+            held: 0,
+            dead: count(&MailStatus::Dead),
+            dead_recent,
+        })
     }
 
     async fn purge_expired(

@@ -6,7 +6,10 @@ use deadpool_postgres::Pool;
 use super::store::StoreError;
 
 /// (version, name, sql) in order. Never edit a released migration; add a new one.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (2, "campaigns", include_str!("migrations/0002_campaigns.sql")),
+];
 
 /// Arbitrary constant that names "resetgate migrations" among advisory locks.
 const MIGRATION_LOCK: i64 = 0x7265_7365_7467_6174;

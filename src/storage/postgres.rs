@@ -9,11 +9,15 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
+mod campaigns;
+mod outbox;
+
 use super::store::{
-    Account, AccountId, CompletedReset, MailKind, NewAccount, NewMail, NewSession, OutboxMessage, PoolStatus,
+    Account, AccountId, Claim, CompletedReset, NewAccount, NewMail, NewSession, OutboxSummary, PoolStatus,
     SessionInfo, Store, StoreError, RESET_LIMIT_WINDOW,
 };
 use crate::hashing::phc::PhcString;
+use crate::mail::pacing::Pacing;
 use crate::reset::email::EmailAddress;
 use crate::reset::token::TokenDigest;
 
@@ -62,6 +66,7 @@ fn account_from_row(row: &Row) -> Result<Account, StoreError> {
         password_peppered: row.get("password_peppered"),
         mfa_enabled: row.get("mfa_enabled"),
         session_epoch: row.get("session_epoch"),
+        must_reset: row.get("must_reset"),
     })
 }
 
@@ -73,11 +78,13 @@ fn digest_from_row(row: &Row, column: &str) -> Result<TokenDigest, StoreError> {
     Ok(TokenDigest::from_bytes(arr))
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "a.id, a.email, a.password_hash, a.password_peppered, a.mfa_enabled, a.session_epoch";
+const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.password_hash, a.password_peppered, a.mfa_enabled,
+     a.session_epoch, EXISTS (SELECT 1 FROM forced_resets f WHERE f.account_id = a.id) AS must_reset";
 
-const INSERT_OUTBOX: &str = "INSERT INTO outbox (kind, recipient, sealed_secret, created_at, available_at)
-     VALUES ($1, $2, $3, $4, $4)";
+/// Transactional mail: priority 0, ahead of every campaign notice.
+const INSERT_OUTBOX: &str =
+    "INSERT INTO outbox (kind, recipient, sealed_secret, created_at, available_at, priority, domain)
+     VALUES ($1, $2, $3, $4, $4, 0, split_part($2, '@', 2))";
 
 impl PostgresStore {
     /// Builds the pool without connecting; the first query (or readiness probe) connects.
@@ -128,6 +135,12 @@ impl PostgresStore {
 
 #[async_trait]
 impl Store for PostgresStore {
+    fn campaigns(
+        self: std::sync::Arc<Self>,
+    ) -> Option<std::sync::Arc<dyn crate::campaign::store::CampaignStore>> {
+        Some(self)
+    }
+
     fn pool_status(&self) -> Option<PoolStatus> {
         let s = self.pool.status();
         Some(PoolStatus {
@@ -260,20 +273,26 @@ impl Store for PostgresStore {
             tx.rollback().await.map_err(db_error)?;
             return Ok(false);
         }
+        // A forced reset is satisfied now. If it revoked sessions, a session a racing login made
+        // after the campaign's sweep must not come back to life with the marker gone.
+        let forced_revoke = tx
+            .query_opt(
+                "DELETE FROM forced_resets WHERE account_id = $1 RETURNING revoke_sessions",
+                &[&reset.account_id],
+            )
+            .await
+            .map_err(db_error)?
+            .is_some_and(|r| r.get::<_, bool>(0));
+        let sign_out = reset.sign_out_everywhere || forced_revoke;
         tx.execute(
             "UPDATE accounts SET password_hash = $1, password_peppered = true, updated_at = $2,
                  session_epoch = session_epoch + CASE WHEN $3 THEN 1 ELSE 0 END
              WHERE id = $4",
-            &[
-                &reset.new_hash.as_str(),
-                &reset.now,
-                &reset.sign_out_everywhere,
-                &reset.account_id,
-            ],
+            &[&reset.new_hash.as_str(), &reset.now, &sign_out, &reset.account_id],
         )
         .await
         .map_err(db_error)?;
-        if reset.sign_out_everywhere {
+        if sign_out {
             // The epoch bump already invalidates them; deleting keeps the table small.
             tx.execute("DELETE FROM sessions WHERE account_id = $1", &[&reset.account_id])
                 .await
@@ -343,7 +362,9 @@ impl Store for PostgresStore {
             .query_opt(
                 "SELECT s.account_id, s.expires_at FROM sessions s
                  JOIN accounts a ON a.id = s.account_id
-                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.epoch = a.session_epoch",
+                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.epoch = a.session_epoch
+                   AND NOT EXISTS (SELECT 1 FROM forced_resets f
+                                   WHERE f.account_id = s.account_id AND f.revoke_sessions)",
                 &[&digest.as_bytes().as_slice(), &now],
             )
             .await
@@ -383,52 +404,13 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
         limit: usize,
         lease: chrono::Duration,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        let client = self.client().await?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        // SKIP LOCKED lets several dispatchers (replicas) claim disjoint batches without waiting.
-        let rows = client
-            .query(
-                "WITH due AS (
-                     SELECT id FROM outbox
-                     WHERE status = 'pending' AND available_at <= $1
-                     ORDER BY available_at, id
-                     LIMIT $2
-                     FOR UPDATE SKIP LOCKED)
-                 UPDATE outbox o SET available_at = $3
-                 FROM due WHERE o.id = due.id
-                 RETURNING o.id, o.kind, o.recipient, o.sealed_secret, o.attempts",
-                &[&now, &limit, &(now + lease)],
-            )
-            .await
-            .map_err(db_error)?;
-        rows.iter()
-            .map(|r| {
-                let kind: String = r.get(1);
-                let recipient: String = r.get(2);
-                Ok(OutboxMessage {
-                    id: r.get(0),
-                    kind: MailKind::parse(&kind)
-                        .ok_or_else(|| StoreError::Internal(format!("unknown outbox kind {kind}")))?,
-                    recipient: EmailAddress::parse(&recipient)
-                        .map_err(|_| StoreError::Internal("stored recipient does not parse".into()))?,
-                    sealed_secret: r.get(3),
-                    attempts: r.get(4),
-                })
-            })
-            .collect()
+        pacing: &Pacing,
+    ) -> Result<Claim, StoreError> {
+        outbox::claim(self, now, limit, lease, pacing).await
     }
 
     async fn outbox_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE outbox SET status = 'sent', sent_at = $2, sealed_secret = NULL WHERE id = $1",
-                &[&id, &now],
-            )
-            .await
-            .map_err(db_error)?;
-        Ok(())
+        outbox::sent(self, id, now).await
     }
 
     async fn outbox_failed(
@@ -437,28 +419,15 @@ impl Store for PostgresStore {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = $2,
-                     status = CASE WHEN $3::timestamptz IS NULL THEN 'dead' ELSE 'pending' END,
-                     available_at = COALESCE($3, available_at),
-                     sealed_secret = CASE WHEN $3::timestamptz IS NULL THEN NULL ELSE sealed_secret END
-                 WHERE id = $1",
-                &[&id, &error, &retry_at],
-            )
-            .await
-            .map_err(db_error)?;
-        Ok(())
+        outbox::failed(self, id, error, retry_at).await
     }
 
     async fn outbox_backlog(&self) -> Result<i64, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_one("SELECT count(*) FROM outbox WHERE status = 'pending'", &[])
-            .await
-            .map_err(db_error)?;
-        Ok(row.get(0))
+        outbox::backlog(self).await
+    }
+
+    async fn outbox_summary(&self, dead_limit: i64) -> Result<OutboxSummary, StoreError> {
+        outbox::summary(self, dead_limit).await
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>, sent_before: DateTime<Utc>) -> Result<u64, StoreError> {

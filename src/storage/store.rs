@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::hashing::phc::PhcString;
+use crate::mail::pacing::Pacing;
 use crate::reset::email::EmailAddress;
 use crate::reset::token::TokenDigest;
 
@@ -46,6 +47,8 @@ pub struct Account {
     pub mfa_enabled: bool,
     /// Sessions carry the epoch they were issued under; bumping it signs out every session.
     pub session_epoch: i64,
+    /// A campaign forced a reset: the old password no longer logs in.
+    pub must_reset: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +65,8 @@ pub struct NewAccount {
 pub enum MailKind {
     PasswordReset,
     PasswordChanged,
+    /// A breach-day campaign's notice; enqueued by the campaign runner, sent after transactional mail.
+    CampaignNotice,
 }
 
 impl MailKind {
@@ -70,6 +75,7 @@ impl MailKind {
         match self {
             Self::PasswordReset => "password_reset",
             Self::PasswordChanged => "password_changed",
+            Self::CampaignNotice => "campaign_notice",
         }
     }
 
@@ -78,6 +84,7 @@ impl MailKind {
         match s {
             "password_reset" => Some(Self::PasswordReset),
             "password_changed" => Some(Self::PasswordChanged),
+            "campaign_notice" => Some(Self::CampaignNotice),
             _ => None,
         }
     }
@@ -92,11 +99,41 @@ pub struct NewMail {
 
 #[derive(Debug, Clone)]
 pub struct OutboxMessage {
+    /// Also the message's idempotency key: its Message-ID is derived from it.
     pub id: i64,
     pub kind: MailKind,
     pub recipient: EmailAddress,
     pub sealed_secret: Option<Vec<u8>>,
     pub attempts: i32,
+}
+
+/// What one claim got: messages to send now, and when the send budget next has room.
+#[derive(Debug, Clone, Default)]
+pub struct Claim {
+    pub messages: Vec<OutboxMessage>,
+    /// The budget ran dry: claim again no sooner than this.
+    pub budget_wait: Option<std::time::Duration>,
+}
+
+/// Outbox rows by status, and the most recent dead ones, for operators.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct OutboxSummary {
+    pub pending: i64,
+    pub held: i64,
+    pub dead: i64,
+    pub dead_recent: Vec<DeadMessage>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeadMessage {
+    pub id: i64,
+    pub kind: &'static str,
+    /// The recipient's domain only: enough to spot a provider problem, no personal data.
+    pub domain: String,
+    pub campaign_id: Option<i64>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
 }
 
 /// A reset that passed every check and is ready to commit.
@@ -129,6 +166,13 @@ pub struct SessionInfo {
 pub trait Store: Send + Sync + 'static {
     /// Cheap round trip for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The campaign side of this store, where it has one (PostgreSQL).
+    fn campaigns(
+        self: std::sync::Arc<Self>,
+    ) -> Option<std::sync::Arc<dyn crate::campaign::store::CampaignStore>> {
+        None
+    }
 
     /// Connection pool gauges, where there is a pool.
     fn pool_status(&self) -> Option<PoolStatus> {
@@ -190,14 +234,17 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<(u32, DateTime<Utc>), StoreError>;
 
-    /// Claims up to `limit` due messages for `lease`; a claimed message is invisible to other
-    /// dispatchers until the lease runs out, so a crashed dispatcher's work is retried.
+    /// Claims up to `limit` due messages for `lease`, transactional mail first, taking one token
+    /// per message from the shared send budget and its domain's bucket; a claimed message is
+    /// invisible to other dispatchers until the lease runs out, so a crashed dispatcher's work is
+    /// retried. Messages over their domain's budget are deferred, not claimed.
     async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
         limit: usize,
         lease: chrono::Duration,
-    ) -> Result<Vec<OutboxMessage>, StoreError>;
+        pacing: &Pacing,
+    ) -> Result<Claim, StoreError>;
 
     /// Marks a message delivered and forgets its sealed secret.
     async fn outbox_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
@@ -212,6 +259,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Messages not yet sent and not dead.
     async fn outbox_backlog(&self) -> Result<i64, StoreError>;
+
+    /// Counts by status and the latest dead messages.
+    async fn outbox_summary(&self, dead_limit: i64) -> Result<OutboxSummary, StoreError>;
 
     /// Deletes expired sessions and reset tokens, and sent mail older than `sent_before`, so the
     /// tables do not grow without bound. Returns the number of rows removed.
