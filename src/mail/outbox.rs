@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::seal::Sealer;
 use super::templates::{Email, Templates};
-use super::transport::Mailer;
+use super::transport::{MailError, Mailer};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::storage::store::{MailKind, OutboxMessage, Store};
@@ -115,7 +115,9 @@ impl Dispatcher {
             }
             Err(e) => {
                 let attempts = msg.attempts + 1;
-                let retry_at = (attempts < self.max_attempts).then(|| self.clock.now() + backoff(attempts));
+                // A relay's permanent refusal of this message would only repeat: dead at once.
+                let final_failure = matches!(e, MailError::Rejected(_)) || attempts >= self.max_attempts;
+                let retry_at = (!final_failure).then(|| self.clock.now() + backoff(attempts));
                 let outcome = if retry_at.is_some() { "retry" } else { "dead" };
                 tracing::warn!(id = msg.id, attempts, outcome, error = %e, "mail send failed");
                 self.metrics.outbox_failed.with_label_values(&[outcome]).inc();

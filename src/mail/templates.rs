@@ -13,6 +13,9 @@ pub struct Email {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Written as the Message-ID header when set. The dispatcher derives it from the outbox row,
+    /// so a retried send carries the same id and a relay or inbox can recognise the duplicate.
+    pub message_id: Option<String>,
 }
 
 impl fmt::Debug for Email {
@@ -21,6 +24,7 @@ impl fmt::Debug for Email {
         f.debug_struct("Email")
             .field("to", &self.to)
             .field("subject", &self.subject)
+            .field("message_id", &self.message_id)
             .finish_non_exhaustive()
     }
 }
@@ -72,6 +76,7 @@ impl Templates {
                  <p>The link works once. If you did not ask for this, ignore this email: \
                  your password has not changed.</p>"
             ),
+            message_id: None,
         }
     }
 
@@ -92,6 +97,7 @@ impl Templates {
                 "<p>The password of this account was just changed.</p>\
                  <p>If this was not you, <a href=\"{forgot}\">reset it now</a> and contact support.</p>"
             ),
+            message_id: None,
         }
     }
 }
