@@ -17,7 +17,9 @@ use super::transport::{message_id_header, MailError, Mailer};
 use crate::config::{SmtpConfig, SmtpTls};
 
 /// lettre's timeout bounds connecting and each command; a whole send (connect, EHLO, STARTTLS,
-/// AUTH, MAIL, RCPT, DATA) gets this many of them before it is abandoned and retried later.
+/// AUTH, MAIL, RCPT, DATA) gets this many of them before it is abandoned and retried later. The
+/// per-command timeout normally fires first; this bound only matters against a relay that answers
+/// every command slowly, and keeps a send inside the outbox lease.
 const SEND_DEADLINE_FACTOR: u32 = 3;
 
 pub struct SmtpMailer {
@@ -108,10 +110,10 @@ impl SmtpMailer {
     }
 }
 
-/// 5x1..5x3 / 55x are about this message (unknown mailbox, policy, size): final. Other 5xx are
-/// about the session (535 bad credentials, 530 auth required, 50x syntax): the relay or our config
-/// is wrong, every message would fail alike, so they are retried until an operator fixes it
-/// rather than dead-lettering the whole outbox.
+/// A 55x answer (mailbox unavailable, not local, over quota, name refused, transaction refused) is
+/// about this message: final. Other 5xx are about the session (535 bad credentials, 530 auth
+/// required, 50x syntax): the relay or our config is wrong and every message would fail alike, so
+/// they are retried until an operator fixes it rather than dead-lettering the whole outbox.
 fn classify(e: &lettre::transport::smtp::Error) -> MailError {
     match e.status() {
         Some(code) if e.is_permanent() && code.category == Category::MailSystem => {
