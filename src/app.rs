@@ -22,8 +22,9 @@ use crate::http::stack;
 use crate::http::state::AppState;
 use crate::mail::outbox::Dispatcher;
 use crate::mail::seal::Sealer;
+use crate::mail::smtp::SmtpMailer;
 use crate::mail::templates::Templates;
-use crate::mail::transport::{FileMailer, LogMailer, Mailer};
+use crate::mail::transport::{FileMailer, LogMailer, MailError, Mailer};
 use crate::metrics::Metrics;
 use crate::reset::service::ResetService;
 use crate::reset::token::TokenDigest;
@@ -70,12 +71,15 @@ impl Running {
 }
 
 /// The mailer named by config.
-#[must_use]
-pub fn mailer_from_config(config: &Config) -> Arc<dyn Mailer> {
-    match &config.mail.transport {
+///
+/// # Errors
+/// When the SMTP transport cannot be built (e.g. its CA file holds no usable certificate).
+pub fn mailer_from_config(config: &Config) -> Result<Arc<dyn Mailer>, MailError> {
+    Ok(match &config.mail.transport {
         MailTransport::Log => Arc::new(LogMailer),
         MailTransport::File(path) => Arc::new(FileMailer::new(PathBuf::from(path), config.mail.from.clone())),
-    }
+        MailTransport::Smtp(smtp) => Arc::new(SmtpMailer::new(smtp, &config.mail.from)?),
+    })
 }
 
 /// Connects to PostgreSQL and applies migrations when configured.

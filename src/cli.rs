@@ -140,7 +140,7 @@ fn load(mode: Mode) -> anyhow::Result<Config> {
 }
 
 async fn run_until_drained(config: Config, store: Arc<dyn Store>) -> anyhow::Result<ExitCode> {
-    let mailer = app::mailer_from_config(&config);
+    let mailer = app::mailer_from_config(&config)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let running = app::start(Parts {
         config,

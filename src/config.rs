@@ -26,6 +26,10 @@ use crate::hashing::pool::PoolConfig;
 use crate::reset::password::PasswordPolicy;
 use crate::secret::SecretString;
 
+pub mod smtp;
+
+pub use smtp::{SmtpAuth, SmtpConfig, SmtpTls};
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DB_POOL_SIZE: usize = 16;
 /// Short: past this a database outage answers 503 instead of holding the request.
@@ -126,6 +130,7 @@ pub struct DatabaseConfig {
 pub enum MailTransport {
     Log,
     File(PathBuf),
+    Smtp(SmtpConfig),
 }
 
 #[derive(Debug, Clone)]
@@ -436,12 +441,11 @@ impl Config {
 
         let transport = match env.raw("RESETGATE_MAIL_TRANSPORT").as_deref() {
             // Production must choose: a silent default of `log` would print reset links to stdout.
-            None if mode.is_production() => {
-                return Err(err(
-                    "RESETGATE_MAIL_TRANSPORT",
-                    "required by `serve`: `file` (with RESETGATE_MAIL_FILE) or `log` (prints reset links to stdout)",
-                ))
-            }
+            None if mode.is_production() => return Err(err(
+                "RESETGATE_MAIL_TRANSPORT",
+                "required by `serve`: `smtp` (with RESETGATE_SMTP_HOST), `file` (with RESETGATE_MAIL_FILE) \
+                     or `log` (prints reset links to stdout)",
+            )),
             None | Some("log") => MailTransport::Log,
             Some("file") => MailTransport::File(
                 env.raw("RESETGATE_MAIL_FILE")
@@ -453,13 +457,25 @@ impl Config {
                     })?
                     .into(),
             ),
+            Some("smtp") => MailTransport::Smtp(smtp::parse(&env)?),
             Some(other) => {
                 return Err(err(
                     "RESETGATE_MAIL_TRANSPORT",
-                    format!("expected log or file, got {other:?}"),
+                    format!("expected smtp, file or log, got {other:?}"),
                 ))
             }
         };
+
+        let mail_from = env
+            .raw("RESETGATE_MAIL_FROM")
+            .unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned());
+        // Parsed here so a bad sender fails at start, not on every send.
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(err(
+                "RESETGATE_MAIL_FROM",
+                format!("not a mailbox (e.g. `Example <no-reply@example.com>`): {mail_from:?}"),
+            ));
+        }
 
         Ok(Self {
             mode,
@@ -508,9 +524,7 @@ impl Config {
             )?,
             mail: MailConfig {
                 transport,
-                from: env
-                    .raw("RESETGATE_MAIL_FROM")
-                    .unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned()),
+                from: mail_from,
                 poll_interval: Duration::from_millis(
                     env.positive("RESETGATE_MAIL_POLL_MS", DEFAULT_MAIL_POLL_MS)?,
                 ),
@@ -642,6 +656,10 @@ impl fmt::Display for Config {
             MailTransport::File(p) => {
                 writeln!(f, "RESETGATE_MAIL_TRANSPORT=file")?;
                 writeln!(f, "RESETGATE_MAIL_FILE={}", p.display())?;
+            }
+            MailTransport::Smtp(smtp) => {
+                writeln!(f, "RESETGATE_MAIL_TRANSPORT=smtp")?;
+                write!(f, "{smtp}")?;
             }
         }
         writeln!(f, "RESETGATE_MAIL_FROM={}", self.mail.from)?;

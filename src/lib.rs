@@ -14,6 +14,7 @@
 //!   <- http::errors (the one place errors become responses)
 //!
 //! mail::outbox::Dispatcher (background task) -> mail::templates -> mail::transport
+//!   (log, file) or mail::smtp (a pooled SMTP client, rustls)
 //! ```
 //!
 //! `app` wires these together; `cli` and `config` are the operator's entry points.

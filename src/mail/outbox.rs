@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::pacing::Pacing;
 use super::seal::Sealer;
 use super::templates::{Email, Templates};
-use super::transport::Mailer;
+use super::transport::{MailError, Mailer};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::storage::store::{MailKind, OutboxMessage, Store, StoreError};
@@ -135,7 +135,11 @@ impl Dispatcher {
 
     async fn deliver(&self, msg: OutboxMessage) -> Result<(), StoreError> {
         let email = match self.render(&msg) {
-            Ok(e) => e,
+            // The row id is the idempotency key: a resend after a crash carries the same id.
+            Ok(mut e) => {
+                e.message_id = Some(format!("outbox-{}@{}", msg.id, self.templates.host()));
+                e
+            }
             Err(reason) => {
                 // Retrying cannot fix a message we cannot render.
                 tracing::error!(id = msg.id, %reason, "outbox message cannot be rendered; marking dead");
@@ -153,8 +157,10 @@ impl Dispatcher {
             }
             Err(e) => {
                 let attempts = msg.attempts + 1;
-                let retry_at = (attempts < self.max_attempts)
-                    .then(|| self.clock.now() + backoff(self.retry_base, attempts));
+                // A relay's permanent refusal of this message would only repeat: dead at once.
+                let final_failure = matches!(e, MailError::Rejected(_)) || attempts >= self.max_attempts;
+                let retry_at =
+                    (!final_failure).then(|| self.clock.now() + backoff(self.retry_base, attempts));
                 let outcome = if retry_at.is_some() { "retry" } else { "dead" };
                 tracing::warn!(id = msg.id, attempts, outcome, error = %e, "mail send failed");
                 self.metrics.outbox_failed.with_label_values(&[outcome]).inc();

@@ -13,6 +13,9 @@ pub struct Email {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Written as the Message-ID header when set. The dispatcher derives it from the outbox row,
+    /// so a retried send carries the same id and a relay or inbox can recognise the duplicate.
+    pub message_id: Option<String>,
 }
 
 impl fmt::Debug for Email {
@@ -21,6 +24,7 @@ impl fmt::Debug for Email {
         f.debug_struct("Email")
             .field("to", &self.to)
             .field("subject", &self.subject)
+            .field("message_id", &self.message_id)
             .finish_non_exhaustive()
     }
 }
@@ -38,6 +42,12 @@ impl Templates {
             base_url,
             token_ttl_minutes,
         }
+    }
+
+    /// The public host: the right-hand side of our Message-IDs.
+    #[must_use]
+    pub fn host(&self) -> &str {
+        self.base_url.host_str().unwrap_or("resetgate.invalid")
     }
 
     /// The token goes in the fragment: browsers never send it to a server or in a Referer header,
@@ -72,6 +82,7 @@ impl Templates {
                  <p>The link works once. If you did not ask for this, ignore this email: \
                  your password has not changed.</p>"
             ),
+            message_id: None,
         }
     }
 
@@ -92,6 +103,7 @@ impl Templates {
                 "<p>The password of this account was just changed.</p>\
                  <p>If this was not you, <a href=\"{forgot}\">reset it now</a> and contact support.</p>"
             ),
+            message_id: None,
         }
     }
 
@@ -121,6 +133,7 @@ impl Templates {
                  <p>Type the address yourself if you prefer: we will never ask for your password by \
                  email. Consider turning on two-factor authentication once you are back in.</p>"
             ),
+            message_id: None,
         }
     }
 }

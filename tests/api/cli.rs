@@ -125,7 +125,7 @@ fn check_config_prints_redacted_config_and_exits_64_when_invalid() {
     assert!(out.contains("RESETGATE_PEPPER=[redacted]"), "{out}");
     assert!(!out.contains(PEPPER) && !out.contains("hunter2"), "{out}");
 
-    let cases: [(&[(&str, &str)], &str); 3] = [
+    let cases: [(&[(&str, &str)], &str); 4] = [
         (&[], "RESETGATE_DATABASE_URL"),
         (
             &[
@@ -143,6 +143,19 @@ fn check_config_prints_redacted_config_and_exits_64_when_invalid() {
                 ("RESETGATE_PUBLIC_BASE_URL", "https://example.com"),
             ],
             "RESETGATE_PEPPER",
+        ),
+        (
+            &[
+                ("RESETGATE_DATABASE_URL", "postgres://db/x"),
+                ("RESETGATE_PEPPER", PEPPER),
+                ("RESETGATE_PUBLIC_BASE_URL", "https://example.com"),
+                ("RESETGATE_MAIL_TRANSPORT", "smtp"),
+                ("RESETGATE_SMTP_HOST", "relay.example.com"),
+                ("RESETGATE_SMTP_TLS", "none"),
+                ("RESETGATE_SMTP_USERNAME", "mailer"),
+                ("RESETGATE_SMTP_PASSWORD", "short"),
+            ],
+            "RESETGATE_SMTP_TLS: none would send the SMTP password in clear text",
         ),
     ];
     for (vars, expected) in cases {

@@ -184,7 +184,7 @@ pub async fn spawn_app_on(db: Option<TestDb>, overrides: &[(&str, &str)]) -> Tes
     let running = app::start(Parts {
         config: config.clone(),
         store: Arc::clone(&store),
-        mailer: app::mailer_from_config(&config),
+        mailer: app::mailer_from_config(&config).expect("mailer"),
         clock: Arc::clone(&clock) as Arc<dyn Clock>,
     })
     .await

@@ -11,3 +11,5 @@ mod overload;
 mod proxy;
 mod reset_confirm;
 mod reset_request;
+mod smtp;
+mod smtp_sink;

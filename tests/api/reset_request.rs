@@ -127,6 +127,19 @@ async fn postgres_stores_only_the_token_hash_and_an_outbox_row() {
         .get(0);
     assert!((ttl_secs - 1800.0).abs() < 1.0, "ttl {ttl_secs}");
 
+    // The mail reaches the mbox a moment before the dispatcher marks its row sent.
+    for _ in 0..500 {
+        let sent: bool = db
+            .query_one("SELECT bool_and(status = 'sent') FROM outbox", &[])
+            .await
+            .unwrap()
+            .get::<_, Option<bool>>(0)
+            .unwrap_or(false);
+        if sent {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let mails = db
         .query(
             "SELECT kind, recipient, sealed_secret, status FROM outbox ORDER BY id",
