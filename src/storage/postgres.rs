@@ -48,7 +48,11 @@ pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
         Some(c) if c.code().starts_with("08") || c.code().starts_with("57") => {
             StoreError::Unavailable(e.to_string())
         }
-        _ => StoreError::Internal(e.to_string()),
+        // tokio-postgres prints only "db error"; the server's message is what an operator needs.
+        _ => StoreError::Internal(e.as_db_error().map_or_else(
+            || e.to_string(),
+            |d| format!("{}: {}", d.code().code(), d.message()),
+        )),
     }
 }
 

@@ -24,6 +24,17 @@ use tokio_postgres::NoTls;
 pub const PEPPER: &str = "test-pepper-0123456789abcdef0123456789abcdef";
 pub const BASE_URL: &str = "https://reset.example.test/";
 pub const PASSWORD: &str = "a perfectly fine passphrase";
+/// The admin bearer token every test app accepts (its SHA-256 is configured, never the token).
+pub const ADMIN_TOKEN: &str = "YWRtaW4tdG9rZW4tZm9yLXRlc3RzLW9ubHktMDEyMzQ";
+
+/// Hex SHA-256 of a token, as `RESETGATE_ADMIN_TOKEN_SHA256` wants it.
+pub fn sha256_hex(token: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -122,6 +133,7 @@ impl Drop for TestDb {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub ops_addr: SocketAddr,
+    pub admin_addr: Option<SocketAddr>,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     pub store: Arc<dyn Store>,
@@ -158,6 +170,9 @@ pub async fn spawn_app_on(db: Option<TestDb>, overrides: &[(&str, &str)]) -> Tes
         ("RESETGATE_MAIL_POLL_MS", "20"),
         ("RESETGATE_DRAIN_TIMEOUT_MS", "5000"),
         ("RESETGATE_OPS_LISTEN", "127.0.0.1:0"),
+        ("RESETGATE_ADMIN_LISTEN", "127.0.0.1:0"),
+        // Campaign tests watch progress move; production polls once a second.
+        ("RESETGATE_CAMPAIGN_POLL_MS", "20"),
         // Every test talks from 127.0.0.1 and reuses a few addresses: limits are raised here and
         // tightened by the tests about them.
         ("RESETGATE_RATE_IP_BURST", "100000"),
@@ -171,6 +186,7 @@ pub async fn spawn_app_on(db: Option<TestDb>, overrides: &[(&str, &str)]) -> Tes
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     vars.insert("RESETGATE_MAIL_FILE".into(), mbox.display().to_string());
+    vars.insert("RESETGATE_ADMIN_TOKEN_SHA256".into(), sha256_hex(ADMIN_TOKEN));
     if let Some(db) = &db {
         vars.insert("RESETGATE_DATABASE_URL".into(), db.url.clone());
     }
@@ -192,6 +208,7 @@ pub async fn spawn_app_on(db: Option<TestDb>, overrides: &[(&str, &str)]) -> Tes
     TestApp {
         addr: running.addr,
         ops_addr: running.ops_addr,
+        admin_addr: running.admin_addr,
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -225,6 +242,53 @@ impl Mail {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// A request to the admin listener with the admin token.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let addr = self.admin_addr.expect("test apps run the admin listener");
+        self.client
+            .request(method, format!("http://{addr}{path}"))
+            .bearer_auth(ADMIN_TOKEN)
+    }
+
+    /// Starts a campaign through the admin API; returns its id.
+    pub async fn start_campaign(&self, body: &Value) -> i64 {
+        let resp = self
+            .admin(reqwest::Method::POST, "/admin/v1/campaigns")
+            .json(body)
+            .send()
+            .await
+            .expect("admin request");
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
+        json(resp).await["id"].as_i64().expect("campaign id")
+    }
+
+    /// A campaign's progress from the admin API.
+    pub async fn campaign(&self, id: i64) -> Value {
+        let resp = self
+            .admin(reqwest::Method::GET, &format!("/admin/v1/campaigns/{id}"))
+            .send()
+            .await
+            .expect("admin request");
+        assert_eq!(resp.status(), 200);
+        json(resp).await
+    }
+
+    /// Polls a campaign until `done(progress)` holds, failing after `timeout`.
+    pub async fn wait_campaign(&self, id: i64, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let p = self.campaign(id).await;
+            if done(&p) {
+                return p;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "campaign {id} did not get there: {p}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// The Prometheus text from the ops listener.

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod admission;
+mod campaign;
 mod cli;
 mod health;
 mod login;

@@ -175,9 +175,9 @@ impl CampaignStore for PostgresStore {
         };
         // A campaign over nobody is finished as soon as it exists.
         tx.execute(
-            "UPDATE campaigns SET accounts_total = $2,
-                 marked_at = CASE WHEN $2 = 0 THEN $3 END,
-                 enqueued_at = CASE WHEN $2 = 0 OR NOT notify THEN $3 END
+            "UPDATE campaigns SET accounts_total = $2::bigint,
+                 marked_at = CASE WHEN $2::bigint = 0 THEN $3::timestamptz END,
+                 enqueued_at = CASE WHEN $2::bigint = 0 OR NOT notify THEN $3::timestamptz END
              WHERE id = $1",
             &[&id, &total, &now],
         )
