@@ -1,6 +1,8 @@
 //! The `resetgate` command line: one binary, one subcommand per job. Configuration comes from
 //! `RESETGATE_*` environment variables (see README); flags here are only per-invocation inputs.
 
+mod campaign;
+
 use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -61,6 +63,12 @@ pub enum Command {
     Loadtest(crate::loadtest::Args),
     /// Apply database migrations and exit.
     Migrate,
+    /// Breach-day campaigns: start, status, pause, resume, cancel (directly on PostgreSQL).
+    #[command(subcommand)]
+    Campaign(campaign::CampaignCommand),
+    /// Generate an admin API token: prints the token (give it to operators) and its SHA-256
+    /// (set it as RESETGATE_ADMIN_TOKEN_SHA256).
+    AdminToken,
     /// Print the effective configuration (secrets redacted); exit 64 if it is invalid.
     CheckConfig {
         #[arg(long, value_enum, default_value = "serve")]
@@ -104,6 +112,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Calibrate { seconds } => calibrate(seconds),
         Command::Loadtest(args) => crate::loadtest::run(args).await,
         Command::Migrate => migrate_cmd().await,
+        Command::Campaign(cmd) => campaign::run(cmd).await,
+        Command::AdminToken => Ok(admin_token()),
         Command::CheckConfig { mode } => check_config(mode),
         Command::CreateAccount {
             email,
@@ -151,6 +161,9 @@ async fn run_until_drained(config: Config, store: Arc<dyn Store>) -> anyhow::Res
     .await?;
     println!("resetgate listening on http://{}", running.addr);
     println!("resetgate ops (metrics, probes) on http://{}", running.ops_addr);
+    if let Some(admin) = running.admin_addr {
+        println!("resetgate admin API on http://{admin}");
+    }
     shutdown::cancel_on_signal(running.shutdown.clone());
     let drained = running.wait().await?;
     tracing::info!(drained, "stopped");
@@ -271,6 +284,19 @@ async fn migrate_cmd() -> anyhow::Result<ExitCode> {
     let n = migrate::run(store.pool()).await.context("applying migrations")?;
     println!("applied {n} migration(s); schema is up to date");
     Ok(ExitCode::SUCCESS)
+}
+
+fn admin_token() -> ExitCode {
+    let token = crate::reset::token::BearerToken::generate();
+    let digest: String = token
+        .digest()
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    println!("admin token (for operators; shown once): {}", token.expose());
+    println!("RESETGATE_ADMIN_TOKEN_SHA256={digest}");
+    ExitCode::SUCCESS
 }
 
 fn check_config(mode: CheckMode) -> anyhow::Result<ExitCode> {

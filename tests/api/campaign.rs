@@ -75,10 +75,10 @@ async fn a_campaign_forces_resets_revokes_sessions_and_notifies_each_account_onc
     assert_eq!(app.login(emails[1], PASSWORD).await.status(), 403);
 
     let metrics = app.metrics().await;
-    let line = format!("resetgate_campaign_accounts{{campaign=\"{id}\",stage=\"marked\"}} 3");
+    let marked_line = format!("resetgate_campaign_accounts{{campaign=\"{id}\",stage=\"marked\"}} 3");
     let deadline = std::time::Instant::now() + WAIT;
     let mut metrics = metrics;
-    while !metrics.contains(&line) {
+    while !metrics.contains(&marked_line) {
         assert!(
             std::time::Instant::now() < deadline,
             "progress is exported: {metrics}"

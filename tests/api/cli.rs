@@ -250,3 +250,100 @@ async fn migrate_and_create_account_then_log_in() {
         200
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaign_commands_start_inspect_and_steer_a_campaign() {
+    let db = TestDb::create().await;
+    let with_db = |args: &[&str]| {
+        let mut cmd = resetgate();
+        cmd.args(args)
+            .env("RESETGATE_DATABASE_URL", &db.url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.output().unwrap()
+    };
+    let out = with_db(&["migrate"]);
+    assert!(out.status.success(), "{out:?}");
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO accounts (email, created_at, updated_at)
+             SELECT 'u' || g || '@example.com', now(), now() FROM generate_series(1, 4) g",
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("breached.txt");
+    std::fs::write(
+        &list,
+        "# from the dump\nU1@example.com\nu3@example.com\nnobody@example.com\n",
+    )
+    .unwrap();
+
+    let out = with_db(&[
+        "campaign",
+        "start",
+        "--emails-file",
+        list.to_str().unwrap(),
+        "--revoke-sessions",
+        "--notify",
+        "--reason",
+        "dump of 2026-11-24",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(created["accounts_total"], 2);
+    assert_eq!(created["unmatched"], 1);
+    let id = created["id"].as_i64().unwrap().to_string();
+
+    let out = with_db(&["campaign", "status", &id]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["phase"], "marking", "no gateway has run it yet");
+    assert_eq!(status["reason"], "dump of 2026-11-24");
+
+    for (action, state) in [
+        ("pause", "paused"),
+        ("resume", "running"),
+        ("cancel", "cancelled"),
+    ] {
+        let out = with_db(&["campaign", action, &id]);
+        assert!(out.status.success(), "{out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["state"], state);
+    }
+    let out = with_db(&["campaign", "resume", &id]);
+    assert!(!out.status.success(), "a cancelled campaign stays cancelled");
+    let out = with_db(&["campaign", "status", "999"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no campaign 999"));
+    let out = with_db(&["campaign", "start", "--reason", "no scope"]);
+    assert!(!out.status.success(), "a scope is required");
+
+    // A gateway picks up a campaign started from the CLI.
+    let out = with_db(&["campaign", "start", "--all", "--reason", "everyone"]);
+    let id: i64 = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let app = spawn_app_on(Some(db), &[]).await;
+    let p = app
+        .wait_campaign(id, Duration::from_secs(30), |p| p["phase"] == "completed")
+        .await;
+    assert_eq!(p["marked"], 4);
+}
+
+#[test]
+fn admin_token_prints_a_token_and_its_digest() {
+    let out = resetgate().arg("admin-token").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let token = text
+        .lines()
+        .find_map(|l| l.strip_prefix("admin token (for operators; shown once): "))
+        .expect("token line");
+    let digest = text
+        .lines()
+        .find_map(|l| l.strip_prefix("RESETGATE_ADMIN_TOKEN_SHA256="))
+        .expect("digest line");
+    assert_eq!(token.len(), 43);
+    assert_eq!(digest, crate::helpers::sha256_hex(token));
+}
