@@ -288,12 +288,15 @@ async fn migrate_cmd() -> anyhow::Result<ExitCode> {
 
 fn admin_token() -> ExitCode {
     let token = crate::reset::token::BearerToken::generate();
-    let digest: String = token
+    let digest = token
         .digest()
         .as_bytes()
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+        .fold(String::with_capacity(64), |mut hex, b| {
+            use std::fmt::Write as _;
+            let _ = write!(hex, "{b:02x}");
+            hex
+        });
     println!("admin token (for operators; shown once): {}", token.expose());
     println!("RESETGATE_ADMIN_TOKEN_SHA256={digest}");
     ExitCode::SUCCESS
