@@ -32,8 +32,11 @@ pub fn sha256_hex(token: &str) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(token.as_bytes())
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+        .fold(String::new(), |mut hex, b| {
+            use std::fmt::Write as _;
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
