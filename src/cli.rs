@@ -66,6 +66,9 @@ pub enum Command {
     /// Breach-day campaigns: start, status, pause, resume, cancel (directly on PostgreSQL).
     #[command(subcommand)]
     Campaign(campaign::CampaignCommand),
+    /// The breach-day run: seed N accounts, run one campaign to completion against a local SMTP
+    /// sink, and report marking time and send-rate accuracy (docs/perf-campaign.md).
+    CampaignBench(crate::campaign_bench::Args),
     /// Generate an admin API token: prints the token (give it to operators) and its SHA-256
     /// (set it as RESETGATE_ADMIN_TOKEN_SHA256).
     AdminToken,
@@ -114,6 +117,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Migrate => migrate_cmd().await,
         Command::Campaign(cmd) => campaign::run(cmd).await,
         Command::AdminToken => Ok(admin_token()),
+        Command::CampaignBench(args) => crate::campaign_bench::run(args).await,
         Command::CheckConfig { mode } => check_config(mode),
         Command::CreateAccount {
             email,

@@ -23,6 +23,7 @@ pub mod admission;
 pub mod app;
 pub mod calibrate;
 pub mod campaign;
+pub mod campaign_bench;
 pub mod cli;
 pub mod clock;
 pub mod config;

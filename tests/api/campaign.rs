@@ -16,7 +16,7 @@ fn completed(p: &Value) -> bool {
     p["phase"] == "completed"
 }
 
-async fn notices_to(app: &TestApp, to: &str) -> usize {
+fn notices_to(app: &TestApp, to: &str) -> usize {
     app.mails()
         .iter()
         .filter(|m| m.to == to && m.subject.starts_with("Action required"))
@@ -49,7 +49,7 @@ async fn a_campaign_forces_resets_revokes_sessions_and_notifies_each_account_onc
         assert_eq!(app.session_status(s).await, 401, "sessions are revoked");
     }
     for e in emails {
-        assert_eq!(notices_to(&app, e).await, 1, "one notice for {e}");
+        assert_eq!(notices_to(&app, e), 1, "one notice for {e}");
     }
 
     // The old password is right but no longer opens a session: a clear code, and a reset link.
@@ -141,8 +141,8 @@ async fn scopes_select_accounts_and_sessions_can_be_kept() {
         200,
         "revoke_sessions: false keeps sessions"
     );
-    assert_eq!(notices_to(&app, "c@example.com").await, 1);
-    assert_eq!(notices_to(&app, "a@example.com").await, 0);
+    assert_eq!(notices_to(&app, "c@example.com"), 1);
+    assert_eq!(notices_to(&app, "a@example.com"), 0);
 
     // created_before: accounts made after the cut-off are not in scope.
     app.clock.advance(chrono::Duration::seconds(1));

@@ -1,0 +1,368 @@
+//! `resetgate campaign-bench`: the breach-day run on this machine. Seeds N accounts (each with a
+//! session) in a fresh PostgreSQL database, starts a gateway in process with SMTP to a local sink,
+//! runs one campaign (all accounts, revoke sessions, notify) to completion, and reports the
+//! marking time, the send rate against the configured budget over every one-minute window, and
+//! duplicates. Writes docs/perf-campaign.md (and that section of docs/perf.md).
+
+mod sink;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::Utc;
+use tokio_postgres::NoTls;
+
+use crate::app::{self, Parts};
+use crate::campaign::model::{NewCampaign, Phase, Reason, Scope};
+use crate::campaign::store::CampaignStore as _;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, Mode};
+
+const MARK_START: &str = "<!-- campaign-bench:start -->";
+const MARK_END: &str = "<!-- campaign-bench:end -->";
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Accounts (each with one live session) to seed and force to reset.
+    #[arg(long, default_value_t = 1_000_000)]
+    accounts: i64,
+    /// The global send budget, messages per second.
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// PostgreSQL server to create the bench database on (default: $DATABASE_URL or the local one).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Stop waiting for the campaign after this many seconds.
+    #[arg(long, default_value_t = 3600)]
+    timeout_secs: u64,
+    /// The report; docs/perf.md gets the same section.
+    #[arg(long, default_value = "docs/perf-campaign.md")]
+    out: PathBuf,
+}
+
+struct Figures {
+    pg_version: String,
+    accounts: i64,
+    rate: f64,
+    seed: Duration,
+    marking: Duration,
+    sessions_left: i64,
+    completed: Duration,
+    received: usize,
+    distinct: usize,
+    duplicates: usize,
+    /// (window start s, messages in the window) for each full 60 s window in steady state.
+    minute_ratios: Vec<f64>,
+    overall_ratio: f64,
+    window_secs: u64,
+}
+
+fn admin_url(arg: Option<String>) -> String {
+    arg.or_else(|| std::env::var("DATABASE_URL").ok())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .with_context(|| format!("connecting to {url}"))?;
+    tokio::spawn(conn);
+    Ok(client)
+}
+
+/// # Errors
+/// When PostgreSQL is unreachable, the campaign does not finish in time, or a file cannot be written.
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let admin = admin_url(args.database_url.clone());
+    let name = format!("resetgate_campaign_bench_{}", std::process::id());
+    let server = connect(&admin).await?;
+    server
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .await?;
+    let mut url = url::Url::parse(&admin)?;
+    url.set_path(&name);
+    let result = bench(&args, url.as_str()).await;
+    // The database is a million rows of nothing: drop it whatever happened.
+    let _ = server
+        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await;
+    let figures = result?;
+    let md = report(&figures, &args);
+    std::fs::write(&args.out, &md).with_context(|| format!("writing {}", args.out.display()))?;
+    splice_into_perf(&args.out, &md)?;
+    println!("{md}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn bench(args: &Args, db_url: &str) -> anyhow::Result<Figures> {
+    let sink = sink::Sink::start().await?;
+    let vars: HashMap<String, String> = [
+        ("RESETGATE_DATABASE_URL", db_url.to_owned()),
+        (
+            "RESETGATE_PEPPER",
+            "campaign-bench-pepper-0123456789abcdef0123456789".to_owned(),
+        ),
+        (
+            "RESETGATE_PUBLIC_BASE_URL",
+            "https://bench.example.test/".to_owned(),
+        ),
+        ("RESETGATE_LISTEN", "127.0.0.1:0".to_owned()),
+        ("RESETGATE_OPS_LISTEN", "127.0.0.1:0".to_owned()),
+        ("RESETGATE_MAIL_TRANSPORT", "smtp".to_owned()),
+        ("RESETGATE_SMTP_HOST", "127.0.0.1".to_owned()),
+        ("RESETGATE_SMTP_PORT", sink.port.to_string()),
+        ("RESETGATE_SMTP_TLS", "none".to_owned()),
+        ("RESETGATE_SMTP_POOL_SIZE", "8".to_owned()),
+        ("RESETGATE_MAIL_CONCURRENCY", "8".to_owned()),
+        ("RESETGATE_MAIL_RATE_PER_SEC", args.rate.to_string()),
+        ("RESETGATE_DB_POOL_SIZE", "16".to_owned()),
+        ("RESETGATE_CAMPAIGN_POLL_MS", "100".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let config = Config::from_lookup(Mode::Serve, &move |k| vars.get(k).cloned())?;
+    let store = app::postgres_from_config(&config, true).await?;
+    let db = connect(db_url).await?;
+    let pg_version: String = db.query_one("SHOW server_version", &[]).await?.get(0);
+
+    println!("seeding {} accounts, each with a live session ...", args.accounts);
+    let started = Instant::now();
+    db.execute(
+        "INSERT INTO accounts (email, created_at, updated_at)
+         SELECT 'user' || g || '@mail' || (g % 20) || '.bench.test', now(), now() FROM generate_series(1, $1::bigint) g",
+        &[&args.accounts],
+    )
+    .await?;
+    db.execute(
+        "INSERT INTO sessions (token_hash, account_id, epoch, created_at, expires_at)
+         SELECT sha256(g::text::bytea), g, 0, now(), now() + interval '1 day' FROM generate_series(1, $1::bigint) g",
+        &[&args.accounts],
+    )
+    .await?;
+    db.batch_execute("VACUUM ANALYZE").await?;
+    let seed = started.elapsed();
+    println!("seeded in {:.1} s", seed.as_secs_f64());
+
+    let store = Arc::new(store);
+    let running = app::start(Parts {
+        config: config.clone(),
+        store: Arc::clone(&store) as _,
+        mailer: app::mailer_from_config(&config)?,
+        clock: Arc::new(SystemClock) as Arc<dyn Clock>,
+    })
+    .await?;
+    let created = store
+        .create_campaign(
+            &NewCampaign {
+                scope: Scope::All,
+                revoke_sessions: true,
+                notify: true,
+                reason: Reason::parse("campaign-bench")?,
+            },
+            Utc::now(),
+        )
+        .await?;
+    let t0 = Instant::now();
+    let deadline = t0 + Duration::from_secs(args.timeout_secs);
+    let mut marking = None;
+    let mut sessions_left = -1;
+    let completed = loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let p = store
+            .campaign(created.id, Utc::now())
+            .await?
+            .context("campaign vanished")?;
+        if marking.is_none() {
+            if let Some(at) = p.marked_at {
+                let took = (at - p.created_at).to_std().unwrap_or_default();
+                marking = Some(took);
+                sessions_left = db.query_one("SELECT count(*) FROM sessions", &[]).await?.get(0);
+                println!(
+                    "marked {} accounts in {:.2} s; sessions left: {sessions_left}",
+                    p.marked,
+                    took.as_secs_f64()
+                );
+            }
+        }
+        println!(
+            "t={:>5.0} s phase={:?} marked={} notified={} sent={} pending={} failed={} rate={:.0}/s eta={:?}",
+            t0.elapsed().as_secs_f64(),
+            p.phase,
+            p.marked,
+            p.notified,
+            p.emails.sent,
+            p.emails.pending,
+            p.emails.failed,
+            p.send_rate_per_sec,
+            p.eta_seconds
+        );
+        if p.phase == Phase::Completed {
+            break t0.elapsed();
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "campaign did not complete in {} s",
+            args.timeout_secs
+        );
+    };
+    running.shutdown.cancel();
+    let _ = running.wait().await;
+
+    let received = sink.received.lock();
+    let (minute_ratios, overall_ratio, window_secs) = rates(&received.at_ms, args.rate);
+    Ok(Figures {
+        pg_version,
+        accounts: args.accounts,
+        rate: args.rate,
+        seed,
+        marking: marking.unwrap_or_default(),
+        sessions_left,
+        completed,
+        received: received.at_ms.len(),
+        distinct: received.ids.len(),
+        duplicates: received
+            .ids
+            .values()
+            .map(|n| (*n as usize).saturating_sub(1))
+            .sum(),
+        minute_ratios,
+        overall_ratio,
+        window_secs,
+    })
+}
+
+/// Per-second counts from arrival times; then every full 60 s window inside the steady state
+/// (from 5 s after the first message to 5 s before the last: the ramp-up and the tail are not
+/// the budget's doing) as a ratio to the budget, plus the ratio over the whole steady span.
+fn rates(at_ms: &[u32], budget: f64) -> (Vec<f64>, f64, u64) {
+    let (Some(first), Some(last)) = (at_ms.iter().min(), at_ms.iter().max()) else {
+        return (Vec::new(), 0.0, 0);
+    };
+    let (start, end) = (first / 1000 + 5, (last / 1000).saturating_sub(5));
+    if end <= start {
+        return (Vec::new(), 0.0, 0);
+    }
+    let mut per_sec = vec![0u64; (end - start) as usize];
+    for &ms in at_ms {
+        let s = ms / 1000;
+        if s >= start && s < end {
+            per_sec[(s - start) as usize] += 1;
+        }
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let ratio = |n: u64, secs: usize| n as f64 / secs as f64 / budget;
+    let minutes = per_sec.windows(60).map(|w| ratio(w.iter().sum(), 60)).collect();
+    (
+        minutes,
+        ratio(per_sec.iter().sum(), per_sec.len()),
+        u64::from(end - start),
+    )
+}
+
+fn report(f: &Figures, args: &Args) -> String {
+    let min = f.minute_ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = f.minute_ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut md = String::new();
+    let _ = writeln!(md, "{MARK_START}");
+    let _ = writeln!(md, "## Breach-day campaign over {} accounts\n", f.accounts);
+    let _ = writeln!(
+        md,
+        "Generated by `resetgate campaign-bench --accounts {} --rate {}` on {} (release build, this 2-core \
+         machine, PostgreSQL {} on loopback). One campaign: every account, revoke sessions, notify; a gateway \
+         in process sends through lettre (8 pooled SMTP connections) to a loopback SMTP sink that records \
+         arrival times and Message-IDs.\n",
+        args.accounts,
+        args.rate,
+        Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        f.pg_version
+    );
+    let _ = writeln!(md, "| figure | value |\n|---|---:|");
+    let _ = writeln!(
+        md,
+        "| seed {} accounts + sessions (setup, not measured) | {:.1} s |",
+        f.accounts,
+        f.seed.as_secs_f64()
+    );
+    let _ = writeln!(
+        md,
+        "| **marking**: {} accounts marked must-reset and their sessions deleted (campaign created -> marked_at) | **{:.2} s** |",
+        f.accounts,
+        f.marking.as_secs_f64()
+    );
+    let _ = writeln!(md, "| sessions left after marking | {} |", f.sessions_left);
+    let _ = writeln!(
+        md,
+        "| campaign to completion (every notice sent) | {:.0} s |",
+        f.completed.as_secs_f64()
+    );
+    let _ = writeln!(md, "| messages received by the sink | {} |", f.received);
+    let _ = writeln!(md, "| distinct Message-IDs | {} |", f.distinct);
+    let _ = writeln!(md, "| duplicate deliveries | {} |", f.duplicates);
+    let _ = writeln!(md, "| send budget | {} msg/s |", f.rate);
+    let _ = writeln!(
+        md,
+        "| **send rate / budget**, every full 60 s window in steady state ({} windows over {} s) | **min {:.3}, max {:.3}** |",
+        f.minute_ratios.len(),
+        f.window_secs,
+        min,
+        max
+    );
+    let _ = writeln!(
+        md,
+        "| send rate / budget over the whole steady span | {:.3} |",
+        f.overall_ratio
+    );
+    let _ = writeln!(
+        md,
+        "\nSteady state is the span from 5 s after the first message arrived to 5 s before the last. \
+         Target: marking ≤ 10 s for ≥ 1 M accounts; every minute within ±5 % of the budget (ratio 0.95–1.05)."
+    );
+    let _ = writeln!(md, "{MARK_END}");
+    md
+}
+
+/// Puts the section into docs/perf.md beside the report (replacing an earlier one).
+fn splice_into_perf(out: &std::path::Path, section: &str) -> anyhow::Result<()> {
+    let perf = out.with_file_name("perf.md");
+    let Ok(text) = std::fs::read_to_string(&perf) else {
+        return Ok(());
+    };
+    let updated = match (text.find(MARK_START), text.find(MARK_END)) {
+        (Some(a), Some(b)) if b > a => format!(
+            "{}{}{}",
+            &text[..a],
+            section.trim_end(),
+            &text[b + MARK_END.len()..]
+        ),
+        _ => format!("{}\n{section}", text.trim_end()),
+    };
+    std::fs::write(&perf, updated).with_context(|| format!("writing {}", perf.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rates;
+
+    #[test]
+    fn steady_windows_ignore_ramp_and_tail() {
+        // 100/s for 80 s, with a slow first and last second.
+        let mut at = Vec::new();
+        for s in 0..80u32 {
+            let n = if s == 0 || s == 79 { 10 } else { 100 };
+            for i in 0..n {
+                at.push(s * 1000 + i * (1000 / n));
+            }
+        }
+        let (minutes, overall, secs) = rates(&at, 100.0);
+        assert_eq!(secs, 69);
+        assert_eq!(minutes.len(), 10);
+        assert!(minutes.iter().all(|r| (r - 1.0).abs() < 1e-9));
+        assert!((overall - 1.0).abs() < 1e-9);
+    }
+}
