@@ -65,6 +65,8 @@ pub struct Received {
     pub auth_login: Option<String>,
     /// Whether the session was encrypted (STARTTLS or implicit TLS).
     pub tls: bool,
+    /// When the sink accepted it (its own clock): what pacing tests measure rates with.
+    pub accepted_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Received {
@@ -97,6 +99,7 @@ struct Line {
     data: String,
     auth_login: Option<String>,
     tls: bool,
+    received_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Line {
@@ -119,6 +122,7 @@ impl Line {
             headers,
             auth_login: self.auth_login,
             tls: self.tls,
+            accepted_at: self.received_at,
         }
     }
 }
@@ -199,6 +203,13 @@ impl SmtpSink {
     /// Every message received so far, in order.
     pub fn messages(&self) -> Vec<Received> {
         read_messages(&self.out)
+    }
+
+    /// How many messages arrived so far, without parsing them: cheap enough to poll while
+    /// thousands arrive.
+    pub fn count(&self) -> usize {
+        std::fs::read_to_string(&self.out)
+            .map_or(0, |raw| raw.lines().filter(|l| !l.trim().is_empty()).count())
     }
 
     /// Waits until at least `n` messages arrived; panics with what did arrive after `timeout`.
