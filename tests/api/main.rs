@@ -4,6 +4,7 @@ mod helpers;
 
 mod admission;
 mod campaign;
+mod campaign_faults;
 mod cli;
 mod health;
 mod login;
