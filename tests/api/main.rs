@@ -10,6 +10,7 @@ mod health;
 mod login;
 mod malformed;
 mod overload;
+mod pacing;
 mod proxy;
 mod reset_confirm;
 mod reset_request;
