@@ -112,6 +112,31 @@ pub async fn store_from_config(config: &Config) -> anyhow::Result<Arc<dyn Store>
     }
 }
 
+/// Binds and serves the ops or the admin listener (observed, never rate limited).
+async fn spawn_internal(
+    config: &Config,
+    state: &Arc<AppState>,
+    at: SocketAddr,
+    listener: Listener,
+) -> anyhow::Result<(SocketAddr, JoinHandle<bool>)> {
+    let var = match listener {
+        Listener::Admin => "RESETGATE_ADMIN_LISTEN",
+        _ => "RESETGATE_OPS_LISTEN",
+    };
+    let bound = TcpListener::bind(at)
+        .await
+        .with_context(|| format!("binding {at} ({var})"))?;
+    let addr = bound.local_addr()?;
+    let server = Server {
+        listener: bound,
+        service: stack::build_internal(Arc::clone(state), listener),
+        shutdown: state.shutdown.clone(),
+        shutdown_delay: config.shutdown_delay,
+        drain_timeout: config.drain_timeout,
+    };
+    Ok((addr, tokio::spawn(server.run())))
+}
+
 /// Binds the listener and starts the server and the mail dispatcher.
 ///
 /// # Errors
@@ -173,31 +198,10 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let ops_listener = TcpListener::bind(config.ops_listen)
-        .await
-        .with_context(|| format!("binding {} (RESETGATE_OPS_LISTEN)", config.ops_listen))?;
-    let ops_addr = ops_listener.local_addr()?;
-    let ops_server = Server {
-        listener: ops_listener,
-        service: stack::build_internal(Arc::clone(&state), Listener::Ops),
-        shutdown: shutdown.clone(),
-        shutdown_delay: config.shutdown_delay,
-        drain_timeout: config.drain_timeout,
-    };
-    let ops_server = tokio::spawn(ops_server.run());
+    let (ops_addr, ops_server) = spawn_internal(&config, &state, config.ops_listen, Listener::Ops).await?;
     let (admin_addr, admin_server) = if config.admin.token_sha256.is_some() {
-        let admin_listener = TcpListener::bind(config.admin.listen)
-            .await
-            .with_context(|| format!("binding {} (RESETGATE_ADMIN_LISTEN)", config.admin.listen))?;
-        let admin_addr = admin_listener.local_addr()?;
-        let server = Server {
-            listener: admin_listener,
-            service: stack::build_internal(Arc::clone(&state), Listener::Admin),
-            shutdown: shutdown.clone(),
-            shutdown_delay: config.shutdown_delay,
-            drain_timeout: config.drain_timeout,
-        };
-        (Some(admin_addr), Some(tokio::spawn(server.run())))
+        let (addr, server) = spawn_internal(&config, &state, config.admin.listen, Listener::Admin).await?;
+        (Some(addr), Some(server))
     } else {
         tracing::info!("admin API off: set RESETGATE_ADMIN_TOKEN_SHA256 to enable it");
         (None, None)

@@ -5,7 +5,7 @@
 //! ```text
 //! http::server (hyper accept loop, graceful drain)
 //!   -> http::stack (observe -> timeout -> load shed -> concurrency limit)
-//!   -> http::router -> http::handlers::{reset, session, ops}
+//!   -> http::router -> http::handlers::{reset, session, ops, admin}
 //!        parse input into domain types (reset::email, reset::token, reset::password)
 //!   -> reset::service (the flows: request, confirm, login, session)
 //!        -> hashing::hasher (argon2id off the runtime)
@@ -13,8 +13,12 @@
 //!             writes mail into the outbox table
 //!   <- http::errors (the one place errors become responses)
 //!
-//! mail::outbox::Dispatcher (background task) -> mail::templates -> mail::transport
-//!   (log, file) or mail::smtp (a pooled SMTP client, rustls)
+//! mail::outbox::Dispatcher (background task, paced by mail::pacing) -> mail::templates
+//!   -> mail::transport (log, file) or mail::smtp (a pooled SMTP client, rustls)
+//!
+//! http::handlers::admin (admin listener) and cli::campaign
+//!   -> campaign::store (PostgreSQL: storage::postgres::campaigns)
+//! campaign::runner (background task): marks accounts, enqueues notices into the outbox
 //! ```
 //!
 //! `app` wires these together; `cli` and `config` are the operator's entry points.

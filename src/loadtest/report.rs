@@ -84,10 +84,12 @@ pub fn write_all(run: &Run, out: &Path, samples: Option<&Path>) -> anyhow::Resul
     std::fs::write(&csv, csv::csv(run)).with_context(|| format!("writing {}", csv.display()))?;
     let mut md = markdown(run);
     // Hand-kept sections (the criterion figures) live in their own file so a rerun keeps them.
-    let kept = dir.join("perf-benches.md");
-    if let Ok(extra) = std::fs::read_to_string(&kept) {
-        md.push('\n');
-        md.push_str(&extra);
+    // The campaign run (`campaign-bench`) writes its own file; its section is kept the same way.
+    for kept in ["perf-campaign.md", "perf-benches.md"] {
+        if let Ok(extra) = std::fs::read_to_string(dir.join(kept)) {
+            md.push('\n');
+            md.push_str(&extra);
+        }
     }
     std::fs::write(out, &md).with_context(|| format!("writing {}", out.display()))?;
     println!();

@@ -44,6 +44,11 @@ impl Templates {
         }
     }
 
+    /// A page of the public site; links never come from anything but the configured base URL.
+    fn page(&self, path: &str) -> url::Url {
+        self.base_url.join(path).unwrap_or_else(|_| self.base_url.clone())
+    }
+
     /// The public host: the right-hand side of our Message-IDs.
     #[must_use]
     pub fn host(&self) -> &str {
@@ -88,10 +93,7 @@ impl Templates {
 
     #[must_use]
     pub fn password_changed(&self, to: EmailAddress) -> Email {
-        let forgot = self
-            .base_url
-            .join("forgot")
-            .unwrap_or_else(|_| self.base_url.clone());
+        let forgot = self.page("forgot");
         Email {
             to,
             subject: "Your password was changed".into(),
@@ -112,10 +114,7 @@ impl Templates {
     /// to the reset page; logging in with the old password also mails them a personal link.
     #[must_use]
     pub fn campaign_notice(&self, to: EmailAddress) -> Email {
-        let forgot = self
-            .base_url
-            .join("forgot")
-            .unwrap_or_else(|_| self.base_url.clone());
+        let forgot = self.page("forgot");
         Email {
             to,
             subject: "Action required: choose a new password".into(),

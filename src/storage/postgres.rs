@@ -461,6 +461,15 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(db_error)?;
-        Ok(sessions + tokens + mail + counts)
+        // A domain bucket idle for an hour is full again anyway; dropping it keeps the table to the
+        // domains being mailed now.
+        let buckets = client
+            .execute(
+                "DELETE FROM send_buckets WHERE key <> '' AND updated_at < clock_timestamp() - interval '1 hour'",
+                &[],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(sessions + tokens + mail + counts + buckets)
     }
 }

@@ -174,26 +174,42 @@ async fn auth_with_the_right_password_delivers_and_a_wrong_one_keeps_mail_pendin
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn starttls_delivers_to_a_relay_signed_by_the_configured_ca() {
+/// A relay speaking TLS (`starttls` or `tls`) with a self-signed localhost certificate, a gateway
+/// pointed at it that trusts the certificate only when `trust` is set, and a reset requested.
+async fn reset_over_tls(mode: &str, trust: bool) -> (TestCert, SmtpSink, TestApp) {
     let cert = TestCert::localhost();
-    let sink = SmtpSink::start(&SinkOptions {
-        starttls: Some(&cert),
-        ..SinkOptions::default()
-    })
-    .await;
+    let options = if mode == "tls" {
+        SinkOptions {
+            tls: Some(&cert),
+            ..SinkOptions::default()
+        }
+    } else {
+        SinkOptions {
+            starttls: Some(&cert),
+            ..SinkOptions::default()
+        }
+    };
+    let sink = SmtpSink::start(&options).await;
     let port = sink.port.to_string();
     let ca = cert.cert.display().to_string();
-    let app = spawn_with_smtp(&[
+    let mut vars = vec![
         ("RESETGATE_SMTP_HOST", "localhost"),
-        ("RESETGATE_SMTP_PORT", &port),
-        ("RESETGATE_SMTP_TLS", "starttls"),
-        ("RESETGATE_SMTP_CA_FILE", &ca),
-    ])
-    .await;
+        ("RESETGATE_SMTP_PORT", port.as_str()),
+        ("RESETGATE_SMTP_TLS", mode),
+    ];
+    if trust {
+        vars.push(("RESETGATE_SMTP_CA_FILE", &ca));
+    }
+    let app = spawn_with_smtp(&vars).await;
     app.create_account("alice@example.com", Some(PASSWORD), false)
         .await;
     assert_eq!(app.request_reset("alice@example.com").await.status(), 202);
+    (cert, sink, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_delivers_to_a_relay_signed_by_the_configured_ca() {
+    let (_cert, sink, app) = reset_over_tls("starttls", true).await;
     let mail = sink.wait_for(1, WAIT).await.remove(0);
     assert!(mail.tls, "the session was not encrypted");
     assert_eq!(mail.to, ["alice@example.com"]);
@@ -202,23 +218,8 @@ async fn starttls_delivers_to_a_relay_signed_by_the_configured_ca() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starttls_refuses_a_relay_it_cannot_verify() {
-    let cert = TestCert::localhost();
-    let sink = SmtpSink::start(&SinkOptions {
-        starttls: Some(&cert),
-        ..SinkOptions::default()
-    })
-    .await;
-    let port = sink.port.to_string();
     // No RESETGATE_SMTP_CA_FILE: the self-signed certificate is not trusted.
-    let app = spawn_with_smtp(&[
-        ("RESETGATE_SMTP_HOST", "localhost"),
-        ("RESETGATE_SMTP_PORT", &port),
-        ("RESETGATE_SMTP_TLS", "starttls"),
-    ])
-    .await;
-    app.create_account("alice@example.com", Some(PASSWORD), false)
-        .await;
-    assert_eq!(app.request_reset("alice@example.com").await.status(), 202);
+    let (_cert, sink, app) = reset_over_tls("starttls", false).await;
     let row = wait_for_row(&app, "alice@example.com", |r| r.attempts >= 1).await;
     assert_eq!(row.status, "pending", "{row:?}");
     let err = row.last_error.unwrap_or_default();
@@ -228,24 +229,7 @@ async fn starttls_refuses_a_relay_it_cannot_verify() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn implicit_tls_delivers_to_a_relay_signed_by_the_configured_ca() {
-    let cert = TestCert::localhost();
-    let sink = SmtpSink::start(&SinkOptions {
-        tls: Some(&cert),
-        ..SinkOptions::default()
-    })
-    .await;
-    let port = sink.port.to_string();
-    let ca = cert.cert.display().to_string();
-    let app = spawn_with_smtp(&[
-        ("RESETGATE_SMTP_HOST", "localhost"),
-        ("RESETGATE_SMTP_PORT", &port),
-        ("RESETGATE_SMTP_TLS", "tls"),
-        ("RESETGATE_SMTP_CA_FILE", &ca),
-    ])
-    .await;
-    app.create_account("alice@example.com", Some(PASSWORD), false)
-        .await;
-    assert_eq!(app.request_reset("alice@example.com").await.status(), 202);
+    let (_cert, sink, app) = reset_over_tls("tls", true).await;
     let mail = sink.wait_for(1, WAIT).await.remove(0);
     assert!(mail.tls, "the session was not encrypted");
     wait_for_row(&app, "alice@example.com", |r| r.status == "sent").await;
