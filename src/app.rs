@@ -231,6 +231,7 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
         pacing: config.dispatch.pacing.clone(),
         concurrency: config.dispatch.concurrency,
         retry_base: config.dispatch.retry_base,
+        lease: config.dispatch.lease,
     };
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.clone()));
     tokio::spawn(janitor::run(

@@ -477,6 +477,18 @@ impl Config {
             ));
         }
 
+        let dispatch = breach_day::dispatch(&env)?;
+        if let MailTransport::Smtp(smtp) = &transport {
+            // A send still running when its lease ends could be claimed and sent again by another
+            // dispatcher: the lease must outlast the longest send (three SMTP timeouts).
+            if dispatch.lease < smtp.timeout * 3 + Duration::from_secs(1) {
+                return Err(err(
+                    "RESETGATE_MAIL_LEASE_MS",
+                    "must exceed three times RESETGATE_SMTP_TIMEOUT_MS plus a second, so a send ends inside its lease",
+                ));
+            }
+        }
+
         Ok(Self {
             mode,
             listen,
@@ -530,7 +542,7 @@ impl Config {
                 ),
             },
             admin: breach_day::admin(&env)?,
-            dispatch: breach_day::dispatch(&env)?,
+            dispatch,
             campaign: breach_day::campaign(&env)?,
         })
     }
@@ -716,6 +728,20 @@ mod tests {
             let vars: Vec<_> = OK.iter().copied().filter(|(k, _)| *k != missing).collect();
             assert_eq!(serve(&vars).unwrap_err().var, missing);
         }
+    }
+
+    #[test]
+    fn the_mail_lease_must_outlast_a_send() {
+        let mut vars = OK.to_vec();
+        vars.retain(|(k, _)| *k != "RESETGATE_MAIL_TRANSPORT");
+        vars.extend([
+            ("RESETGATE_MAIL_TRANSPORT", "smtp"),
+            ("RESETGATE_SMTP_HOST", "smtp.example.com"),
+            ("RESETGATE_SMTP_TIMEOUT_MS", "10000"),
+        ]);
+        assert_eq!(serve(&vars).unwrap().dispatch.lease, Duration::from_secs(60));
+        vars.push(("RESETGATE_MAIL_LEASE_MS", "30000"));
+        assert_eq!(serve(&vars).unwrap_err().var, "RESETGATE_MAIL_LEASE_MS");
     }
 
     #[test]

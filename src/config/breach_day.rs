@@ -17,6 +17,9 @@ pub const DEFAULT_MAIL_RATE_PER_SEC: f64 = 50.0;
 pub const DEFAULT_MAIL_CONCURRENCY: usize = 4;
 pub const DEFAULT_MAIL_RETRY_BASE_MS: u64 = 2000;
 pub const DEFAULT_MAIL_MAX_ATTEMPTS: i32 = 8;
+/// How long a claimed message stays invisible to other dispatchers. Must outlast one send (see
+/// `Config::from_lookup`); after a crash, the dead dispatcher's messages wait this long.
+pub const DEFAULT_MAIL_LEASE_MS: u64 = 60_000;
 /// 20 000 accounts per marking transaction: a few hundred ms each, so a million take ~50 short
 /// transactions and each redone batch after a crash is small.
 pub const DEFAULT_CAMPAIGN_MARK_BATCH: i64 = 20_000;
@@ -38,6 +41,7 @@ pub struct DispatchConfig {
     pub concurrency: usize,
     pub retry_base: Duration,
     pub max_attempts: i32,
+    pub lease: Duration,
 }
 
 fn rate(env: &Env<'_>, var: &'static str, default: f64) -> Result<f64, ConfigError> {
@@ -128,6 +132,7 @@ pub(super) fn dispatch(env: &Env<'_>) -> Result<DispatchConfig, ConfigError> {
             env.positive("RESETGATE_MAIL_RETRY_BASE_MS", DEFAULT_MAIL_RETRY_BASE_MS)?,
         ),
         max_attempts,
+        lease: Duration::from_millis(env.positive("RESETGATE_MAIL_LEASE_MS", DEFAULT_MAIL_LEASE_MS)?),
     })
 }
 
@@ -180,6 +185,7 @@ pub(super) fn write(
     writeln!(f, "RESETGATE_MAIL_CONCURRENCY={}", d.concurrency)?;
     writeln!(f, "RESETGATE_MAIL_RETRY_BASE_MS={}", d.retry_base.as_millis())?;
     writeln!(f, "RESETGATE_MAIL_MAX_ATTEMPTS={}", d.max_attempts)?;
+    writeln!(f, "RESETGATE_MAIL_LEASE_MS={}", d.lease.as_millis())?;
     writeln!(f, "RESETGATE_CAMPAIGN_MARK_BATCH={}", c.mark_batch)?;
     writeln!(f, "RESETGATE_CAMPAIGN_ENQUEUE_BATCH={}", c.enqueue_batch)?;
     writeln!(f, "RESETGATE_CAMPAIGN_OUTBOX_WINDOW={}", c.outbox_window)?;

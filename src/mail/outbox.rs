@@ -23,11 +23,8 @@ use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::storage::store::{MailKind, OutboxMessage, Store, StoreError};
 
-pub const DEFAULT_BATCH: usize = 32;
 /// Shortest sleep while the send budget is dry: claims come in batches, not one per token.
 const PACE_TICK: Duration = Duration::from_millis(20);
-/// Long enough for any single send; a claimed row reappears after this if its dispatcher died.
-const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 const MAX_BACKOFF_SECS: f64 = 3600.0;
 
 pub struct Dispatcher {
@@ -44,6 +41,8 @@ pub struct Dispatcher {
     pub concurrency: usize,
     /// The first retry waits about this long; each further one doubles it.
     pub retry_base: Duration,
+    /// A claimed row reappears after this if its dispatcher died; longer than any one send.
+    pub lease: Duration,
 }
 
 /// What one tick did, and when the next should run.
@@ -96,7 +95,15 @@ impl Dispatcher {
     pub async fn tick(&self) -> Result<Tick, StoreError> {
         let claim = self
             .store
-            .claim_outbox(self.clock.now(), DEFAULT_BATCH, LEASE, &self.pacing)
+            // One claim is one round of sends: every claimed message starts at once, so each ends
+            // within one send of its claim, inside the lease. (A bigger batch sent in rounds could
+            // outlive its lease and be claimed again by another replica.)
+            .claim_outbox(
+                self.clock.now(),
+                self.concurrency.max(1),
+                chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX),
+                &self.pacing,
+            )
             .await?;
         let handled = claim.messages.len();
         // Each message is marked as soon as it is sent, whatever happens to its neighbours.
