@@ -174,6 +174,17 @@ async fn auth_with_the_right_password_delivers_and_a_wrong_one_keeps_mail_pendin
     );
 }
 
+/// A gateway sending in plain text to a relay on loopback `port`.
+async fn spawn_plain(port: u16) -> TestApp {
+    let port = port.to_string();
+    spawn_with_smtp(&[
+        ("RESETGATE_SMTP_HOST", "127.0.0.1"),
+        ("RESETGATE_SMTP_PORT", &port),
+        ("RESETGATE_SMTP_TLS", "none"),
+    ])
+    .await
+}
+
 /// A relay speaking TLS (`starttls` or `tls`) with a self-signed localhost certificate, a gateway
 /// pointed at it that trusts the certificate only when `trust` is set, and a reset requested.
 async fn reset_over_tls(mode: &str, trust: bool) -> (TestCert, SmtpSink, TestApp) {
@@ -242,13 +253,7 @@ async fn mail_waits_out_a_relay_outage_and_is_delivered_once() {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let port_var = port.to_string();
-    let app = spawn_with_smtp(&[
-        ("RESETGATE_SMTP_HOST", "127.0.0.1"),
-        ("RESETGATE_SMTP_PORT", &port_var),
-        ("RESETGATE_SMTP_TLS", "none"),
-    ])
-    .await;
+    let app = spawn_plain(port).await;
     app.create_account("alice@example.com", Some(PASSWORD), false)
         .await;
     assert_eq!(app.request_reset("alice@example.com").await.status(), 202);
@@ -278,13 +283,7 @@ async fn mail_waits_out_a_relay_outage_and_is_delivered_once() {
 async fn a_relay_restart_costs_no_mail() {
     let mut sink = SmtpSink::start(&SinkOptions::default()).await;
     let port = sink.port;
-    let port_var = port.to_string();
-    let app = spawn_with_smtp(&[
-        ("RESETGATE_SMTP_HOST", "127.0.0.1"),
-        ("RESETGATE_SMTP_PORT", &port_var),
-        ("RESETGATE_SMTP_TLS", "none"),
-    ])
-    .await;
+    let app = spawn_plain(port).await;
     app.create_account("alice@example.com", Some(PASSWORD), false)
         .await;
     app.create_account("bob@example.com", Some(PASSWORD), false).await;
@@ -307,13 +306,7 @@ async fn a_relay_restart_costs_no_mail() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permanently_rejected_recipient_is_dead_at_once() {
     let sink = SmtpSink::start(&SinkOptions::default()).await;
-    let port = sink.port.to_string();
-    let app = spawn_with_smtp(&[
-        ("RESETGATE_SMTP_HOST", "127.0.0.1"),
-        ("RESETGATE_SMTP_PORT", &port),
-        ("RESETGATE_SMTP_TLS", "none"),
-    ])
-    .await;
+    let app = spawn_plain(sink.port).await;
     // The sink answers 550 to any recipient containing "reject".
     app.create_account("reject-me@example.com", Some(PASSWORD), false)
         .await;
