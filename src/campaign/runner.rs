@@ -95,7 +95,7 @@ impl Runner {
                 tracing::info!(campaign = b.campaign, "campaign notifications all enqueued");
             }
         }
-        Ok(queued.is_some_and(|b| b.rows > 0 || b.finished))
+        Ok(queued.is_some())
     }
 
     /// Exports the progress of recent campaigns and the outbox counts.

@@ -266,22 +266,21 @@ pub(super) async fn backlog(store: &PostgresStore) -> Result<i64, StoreError> {
 
 pub(super) async fn summary(store: &PostgresStore, dead_limit: i64) -> Result<OutboxSummary, StoreError> {
     let client = store.client().await?;
-    // Separate counts so each uses its partial index instead of scanning every sent row.
-    let count = |status: &'static str| {
+    // One literal status per query: a prepared `status = $1` gets a generic plan that cannot use
+    // the partial indexes and scans every sent row.
+    let count = |sql: &'static str| {
         let client = &client;
         async move {
             client
-                .query_one("SELECT count(*) FROM outbox WHERE status = $1", &[&status])
+                .query_one(sql, &[])
                 .await
                 .map(|r| r.get::<_, i64>(0))
                 .map_err(db_error)
         }
     };
-    let (pending, held, dead) = (
-        count("pending").await?,
-        count("held").await?,
-        count("dead").await?,
-    );
+    let pending = count("SELECT count(*) FROM outbox WHERE status = 'pending'").await?;
+    let held = count("SELECT count(*) FROM outbox WHERE status = 'held'").await?;
+    let dead = count("SELECT count(*) FROM outbox WHERE status = 'dead'").await?;
     let dead_recent = client
         .query(
             "SELECT id, kind, domain, campaign_id, attempts, last_error, created_at FROM outbox
