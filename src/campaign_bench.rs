@@ -134,7 +134,9 @@ async fn bench(args: &Args, db_url: &str) -> anyhow::Result<Figures> {
     let config = Config::from_lookup(Mode::Serve, &move |k| vars.get(k).cloned())?;
     let store = app::postgres_from_config(&config, true).await?;
     let db = connect(db_url).await?;
-    let pg_version: String = db.query_one("SHOW server_version", &[]).await?.get(0);
+    let version: String = db.query_one("SHOW server_version", &[]).await?.get(0);
+    let autovacuum: String = db.query_one("SHOW autovacuum", &[]).await?.get(0);
+    let pg_version = format!("{version} (autovacuum {autovacuum})");
 
     println!("seeding {} accounts, each with a live session ...", args.accounts);
     let started = Instant::now();
