@@ -9,7 +9,11 @@ use super::store::StoreError;
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
     (2, "campaigns", include_str!("migrations/0002_campaigns.sql")),
-    (3, "outbox_vacuum", include_str!("migrations/0003_outbox_vacuum.sql")),
+    (
+        3,
+        "outbox_vacuum",
+        include_str!("migrations/0003_outbox_vacuum.sql"),
+    ),
 ];
 
 /// Arbitrary constant that names "resetgate migrations" among advisory locks.

@@ -41,7 +41,8 @@ async fn progress_of(
     let pending =
         small("SELECT count(*) FROM outbox WHERE campaign_id = $1 AND status IN ('pending', 'held')").await?;
     let failed = small("SELECT count(*) FROM outbox WHERE campaign_id = $1 AND status = 'dead'").await?;
-    let cancelled = small("SELECT count(*) FROM outbox WHERE campaign_id = $1 AND status = 'cancelled'").await?;
+    let cancelled =
+        small("SELECT count(*) FROM outbox WHERE campaign_id = $1 AND status = 'cancelled'").await?;
     let notified: i64 = row.get("notified");
     let emails = EmailCounts {
         sent: (notified - pending - failed - cancelled).max(0),
