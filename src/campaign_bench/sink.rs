@@ -72,9 +72,12 @@ impl Sink {
                         if line == ".\r\n" || line == ".\n" {
                             break;
                         }
-                        if id.is_empty() && line.len() > 11 && line[..11].eq_ignore_ascii_case("message-id:")
-                        {
-                            line[11..].trim().clone_into(&mut id);
+                        // `get`, not slicing: a header with a multi-byte character must not panic.
+                        let is_id = line
+                            .get(..11)
+                            .is_some_and(|n| n.eq_ignore_ascii_case("message-id:"));
+                        if id.is_empty() && is_id {
+                            line.get(11..).unwrap_or("").trim().clone_into(&mut id);
                         }
                     }
                     {
