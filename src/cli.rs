@@ -2,6 +2,7 @@
 //! `RESETGATE_*` environment variables (see README); flags here are only per-invocation inputs.
 
 mod campaign;
+mod healthcheck;
 
 use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ use crate::hashing::hasher::{HashMode, Hasher};
 use crate::hashing::phc::PhcString;
 use crate::hashing::pool::PoolConfig;
 use crate::metrics::Metrics;
+use crate::notify;
 use crate::reset::blocklist;
 use crate::reset::email::EmailAddress;
 use crate::shutdown;
@@ -72,6 +74,16 @@ pub enum Command {
     /// Generate an admin API token: prints the token (give it to operators) and its SHA-256
     /// (set it as RESETGATE_ADMIN_TOKEN_SHA256).
     AdminToken,
+    /// Probe this host's gateway: GET /readyz on RESETGATE_OPS_LISTEN (or --url); exit 0 on a 2xx,
+    /// 1 otherwise. For container health checks in images without a shell.
+    Healthcheck {
+        /// Probe this URL instead.
+        #[arg(long)]
+        url: Option<String>,
+        /// Give up after this many milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+    },
     /// Print the effective configuration (secrets redacted); exit 64 if it is invalid.
     CheckConfig {
         #[arg(long, value_enum, default_value = "serve")]
@@ -119,6 +131,12 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::AdminToken => Ok(admin_token()),
         Command::CampaignBench(args) => crate::campaign_bench::run(args).await,
         Command::CheckConfig { mode } => check_config(mode),
+        Command::Healthcheck { url, timeout_ms } => {
+            match healthcheck::target(url, std::env::var("RESETGATE_OPS_LISTEN").ok()) {
+                Ok(url) => Ok(healthcheck::run(&url, std::time::Duration::from_millis(timeout_ms)).await),
+                Err(e) => Err(e.into()),
+            }
+        }
         Command::CreateAccount {
             email,
             password_stdin,
@@ -169,6 +187,14 @@ async fn run_until_drained(config: Config, store: Arc<dyn Store>) -> anyhow::Res
         println!("resetgate admin API on http://{admin}");
     }
     shutdown::cancel_on_signal(running.shutdown.clone());
+    // Migrations ran in store_from_config and every listener is bound: only now may systemd send
+    // traffic or start dependants.
+    notify::ready(&format!("listening on {}", running.addr));
+    let token = running.shutdown.clone();
+    tokio::spawn(async move {
+        token.cancelled().await;
+        notify::stopping();
+    });
     let drained = running.wait().await?;
     tracing::info!(drained, "stopped");
     Ok(ExitCode::SUCCESS)

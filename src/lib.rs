@@ -36,6 +36,7 @@ pub mod http;
 pub mod loadtest;
 pub mod mail;
 pub mod metrics;
+pub mod notify;
 pub mod reset;
 pub mod secret;
 pub mod shutdown;

@@ -9,10 +9,10 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 use crate::helpers::{legacy_hash, spawn_app_on, TestDb, PEPPER};
 
-const BIN: &str = env!("CARGO_BIN_EXE_resetgate");
+pub const BIN: &str = env!("CARGO_BIN_EXE_resetgate");
 
 /// A clean environment: nothing from the developer's shell leaks into the child's config.
-fn resetgate() -> Command {
+pub fn resetgate() -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -20,9 +20,9 @@ fn resetgate() -> Command {
     cmd
 }
 
-type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
+pub type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
 
-async fn next_line_containing(lines: &mut Lines, needle: &str) -> String {
+pub async fn next_line_containing(lines: &mut Lines, needle: &str) -> String {
     tokio::time::timeout(Duration::from_secs(20), async {
         while let Some(line) = lines.next_line().await.expect("read stdout") {
             if line.contains(needle) {
