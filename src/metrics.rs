@@ -23,6 +23,9 @@ pub struct Metrics {
     pub hash_in_flight: IntGauge,
     /// Hashing worker threads (W).
     pub hash_workers: IntGauge,
+    /// The configured queue budget in seconds (`RESETGATE_HASH_QUEUE_BUDGET_MS`): the most a confirm
+    /// job may be expected to wait before it is refused. Alerts compare queue wait against it.
+    pub hash_queue_budget: Gauge,
     /// Estimated hashing capacity in hashes per second (W / measured hash time).
     pub hash_capacity: Gauge,
     /// Time hashing jobs spent queued before a worker took them, in seconds, by lane.
@@ -37,6 +40,8 @@ pub struct Metrics {
     pub rate_limited: IntCounterVec,
     /// Keys tracked by a keyed rate limiter, by limiter.
     pub rate_limiter_keys: IntGaugeVec,
+    /// Database pool connections at most (`RESETGATE_DB_POOL_SIZE`).
+    pub db_pool_max: IntGauge,
     /// Database pool connections, open.
     pub db_pool_size: IntGauge,
     /// Database pool connections, idle and ready.
@@ -125,6 +130,11 @@ impl Metrics {
             ),
             hash_in_flight: gauge("resetgate_hash_in_flight", "Hashing jobs running on a worker."),
             hash_workers: gauge("resetgate_hash_workers", "Hashing worker threads (W)."),
+            hash_queue_budget: Gauge::new(
+                "resetgate_hash_queue_budget_seconds",
+                "Configured hashing queue budget in seconds (RESETGATE_HASH_QUEUE_BUDGET_MS).",
+            )
+            .expect("valid metric"),
             hash_capacity: Gauge::new(
                 "resetgate_hash_capacity_per_second",
                 "Estimated hashing capacity in hashes per second (W / measured hash time).",
@@ -158,6 +168,10 @@ impl Metrics {
                 "resetgate_rate_limiter_keys",
                 "Keys tracked by a keyed rate limiter, by limiter.",
                 &["limiter"],
+            ),
+            db_pool_max: gauge(
+                "resetgate_db_pool_max",
+                "Database pool connections at most (RESETGATE_DB_POOL_SIZE).",
             ),
             db_pool_size: gauge("resetgate_db_pool_size", "Database pool connections, open."),
             db_pool_available: gauge(
@@ -249,6 +263,7 @@ impl Metrics {
             Box::new(m.hash_queue_depth.clone()),
             Box::new(m.hash_in_flight.clone()),
             Box::new(m.hash_workers.clone()),
+            Box::new(m.hash_queue_budget.clone()),
             Box::new(m.hash_capacity.clone()),
             Box::new(m.hash_queue_wait.clone()),
             Box::new(m.hash_duration.clone()),
@@ -256,6 +271,7 @@ impl Metrics {
             Box::new(m.hash_lifo_picks.clone()),
             Box::new(m.rate_limited.clone()),
             Box::new(m.rate_limiter_keys.clone()),
+            Box::new(m.db_pool_max.clone()),
             Box::new(m.db_pool_size.clone()),
             Box::new(m.db_pool_available.clone()),
             Box::new(m.db_pool_waiting.clone()),
@@ -279,6 +295,14 @@ impl Metrics {
         for c in collectors {
             m.registry.register(c).expect("unique metric names");
         }
+        // The standard process_* series (CPU seconds, RSS, open fds, threads) that every
+        // Prometheus dashboard expects; Linux only, which is where the gateway runs.
+        #[cfg(target_os = "linux")]
+        m.registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("unique metric names");
         // Labelled series exist from the start, so dashboards and alerts see zeros, not gaps.
         for lane in ["confirm", "login", "background"] {
             m.hash_queue_depth.with_label_values(&[lane]).set(0);
@@ -347,5 +371,7 @@ mod tests {
         let text = m.render();
         assert!(text.contains("resetgate_hash_jobs_total{lane=\"confirm\",outcome=\"shed\"} 0"));
         assert!(text.contains("resetgate_process_resident_memory_bytes"));
+        #[cfg(target_os = "linux")]
+        assert!(text.contains("process_cpu_seconds_total"));
     }
 }

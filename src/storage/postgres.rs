@@ -148,6 +148,7 @@ impl Store for PostgresStore {
     fn pool_status(&self) -> Option<PoolStatus> {
         let s = self.pool.status();
         Some(PoolStatus {
+            max_size: s.max_size,
             size: s.size,
             available: s.available,
             waiting: s.waiting,

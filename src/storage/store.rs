@@ -32,6 +32,8 @@ pub enum StoreError {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStatus {
+    /// Most connections the pool will open.
+    pub max_size: usize,
     pub size: usize,
     pub available: usize,
     pub waiting: usize,

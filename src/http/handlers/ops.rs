@@ -33,6 +33,7 @@ fn refresh(state: &AppState) {
     let m = &state.metrics;
     let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     if let Some(p) = state.service.store.pool_status() {
+        m.db_pool_max.set(gauge(p.max_size));
         m.db_pool_size.set(gauge(p.size));
         m.db_pool_available.set(gauge(p.available));
         m.db_pool_waiting.set(gauge(p.waiting));
@@ -41,6 +42,7 @@ fn refresh(state: &AppState) {
     if let Some(pool) = state.service.hasher.pool() {
         let workers = pool.config().workers;
         m.hash_workers.set(gauge(workers));
+        m.hash_queue_budget.set(pool.config().queue_budget.as_secs_f64());
         let secs = pool.hash_time().as_secs_f64();
         if secs > 0.0 {
             #[allow(clippy::cast_precision_loss)]
