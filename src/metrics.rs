@@ -15,6 +15,8 @@ pub struct Metrics {
     registry: Registry,
     /// HTTP requests by route and status class.
     pub http_requests: IntCounterVec,
+    /// Error responses by their stable error code (see http::errors).
+    pub http_errors: IntCounterVec,
     /// HTTP request latency in seconds, by route.
     pub http_duration: HistogramVec,
     /// Hashing jobs waiting in the queue, by lane.
@@ -117,6 +119,11 @@ impl Metrics {
                 "resetgate_http_requests_total",
                 "HTTP requests by route and status class.",
                 &["route", "status_class"],
+            ),
+            http_errors: counter_vec(
+                "resetgate_http_errors_total",
+                "Error responses by stable error code.",
+                &["code"],
             ),
             http_duration: histogram_vec(
                 "resetgate_http_request_duration_seconds",
@@ -259,6 +266,7 @@ impl Metrics {
         };
         let collectors: Vec<Box<dyn Collector>> = vec![
             Box::new(m.http_requests.clone()),
+            Box::new(m.http_errors.clone()),
             Box::new(m.http_duration.clone()),
             Box::new(m.hash_queue_depth.clone()),
             Box::new(m.hash_in_flight.clone()),
@@ -313,6 +321,14 @@ impl Metrics {
         for lane in ["confirm", "login", "background"] {
             m.hash_queue_wait.with_label_values(&[lane]);
             m.hash_duration.with_label_values(&[lane]);
+        }
+        // The codes alerts and the dashboard divide by: shedding, and failures of our own.
+        for code in crate::http::errors::SHED_CODES.iter().chain(&[
+            "internal_error",
+            "service_unavailable",
+            "rate_limited",
+        ]) {
+            m.http_errors.with_label_values(&[code]).reset();
         }
         for outcome in ["retry", "dead"] {
             m.outbox_failed.with_label_values(&[outcome]).reset();

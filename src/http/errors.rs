@@ -13,6 +13,16 @@ use crate::storage::store::StoreError;
 
 pub type HttpResponse = Response<Full<Bytes>>;
 
+/// The stable code of an error response, left in its extensions so the observe layer can count
+/// errors by code (a fixed set of static strings, so the metric label stays bounded) without
+/// parsing the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode(pub &'static str);
+
+/// Codes that mean the gateway refused work to protect itself (load shedding), as opposed to
+/// failing at it. Dashboards and alerts tell the two apart with these.
+pub const SHED_CODES: [&str; 3] = ["hashing_overloaded", "overloaded", "timeout"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{message}")]
@@ -102,6 +112,7 @@ impl Error {
             _ => {}
         }
         let mut resp = json_response(status, &body);
+        resp.extensions_mut().insert(ErrorCode(code));
         let h = resp.headers_mut();
         match self {
             Self::Unavailable | Self::Timeout | Self::Overloaded | Self::NotReady(_) => {

@@ -13,7 +13,7 @@ use http::Request;
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 
-use super::errors::HttpResponse;
+use super::errors::{ErrorCode, HttpResponse};
 use super::router::route_label;
 use crate::metrics::Metrics;
 
@@ -100,6 +100,9 @@ where
                     .http_requests
                     .with_label_values(&[route, status_class(status)])
                     .inc();
+                if let Some(ErrorCode(code)) = resp.extensions().get::<ErrorCode>() {
+                    metrics.http_errors.with_label_values(&[code]).inc();
+                }
                 metrics
                     .http_duration
                     .with_label_values(&[route])

@@ -47,6 +47,10 @@ async fn per_ip_limit_answers_429_without_hashing(backend: Backend) {
         metrics.contains(r#"resetgate_rate_limited_total{limiter="ip"} 3"#),
         "{metrics}"
     );
+    assert!(
+        metrics.contains(r#"resetgate_http_errors_total{code="rate_limited"} 3"#),
+        "{metrics}"
+    );
     // Three logins were hashed; the three refused ones never reached the pool.
     assert!(
         metrics.contains(r#"resetgate_hash_jobs_total{lane="login",outcome="completed"} 3"#),

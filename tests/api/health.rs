@@ -45,6 +45,8 @@ async fn metrics_are_exposed(backend: Backend) {
     for expected in [
         r#"resetgate_http_requests_total{route="reset_request",status_class="2xx"} 2"#,
         r#"resetgate_http_requests_total{route="unmatched",status_class="4xx"} 1"#,
+        // /nope and /metrics on the public listener.
+        r#"resetgate_http_errors_total{code="not_found"} 2"#,
         r#"resetgate_reset_requests_total{outcome="issued"} 1"#,
         r#"resetgate_reset_requests_total{outcome="unknown_account"} 1"#,
         "resetgate_http_request_duration_seconds_bucket",
@@ -171,7 +173,12 @@ async fn metrics_exposition_parses_and_names_every_metric() {
             .parse::<f64>()
             .unwrap_or_else(|_| panic!("bad value in {line}"));
         let name = series.split('{').next().unwrap();
-        assert!(name.starts_with("resetgate_"), "{name} lacks the prefix");
+        // Ours carry the prefix; process_* are the standard process collector's, which every
+        // Prometheus dashboard expects under exactly those names.
+        assert!(
+            name.starts_with("resetgate_") || name.starts_with("process_"),
+            "{name} lacks the prefix"
+        );
         names.insert(
             name.trim_end_matches("_bucket")
                 .trim_end_matches("_sum")
@@ -196,6 +203,9 @@ async fn metrics_exposition_parses_and_names_every_metric() {
         "resetgate_db_pool_waiting",
         "resetgate_outbox_backlog",
         "resetgate_process_resident_memory_bytes",
+        "resetgate_http_errors_total",
+        "resetgate_hash_queue_budget_seconds",
+        "process_cpu_seconds_total",
     ] {
         assert!(names.contains(expected), "{expected} missing from {names:?}");
     }
