@@ -6,6 +6,7 @@ mod admission;
 mod campaign;
 mod campaign_faults;
 mod cli;
+mod dashboard;
 mod deploy;
 mod health;
 mod login;
