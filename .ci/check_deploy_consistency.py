@@ -262,7 +262,10 @@ def check_k8s(docs) -> dict[str, str]:
 
     # Sizing.
     w = int(cm.get("RESETGATE_HASH_WORKERS", 0))
-    check(w > 0, "k8s: ConfigMap sets RESETGATE_HASH_WORKERS explicitly (the default counts the node's CPUs)")
+    check(
+        w > 0,
+        "k8s: ConfigMap sets RESETGATE_HASH_WORKERS (its default follows the CPU limit, not the request)",
+    )
     req = c["resources"]["requests"]
     lim = c["resources"].get("limits", {})
     check(k8s_cpu(req["cpu"]) == w, "k8s: cpu request == RESETGATE_HASH_WORKERS", f"{req['cpu']} vs W={w}")
