@@ -639,7 +639,10 @@ def check_binary(binary: str, k8s_env: dict, sd_env: dict, sd_unit_env: dict, co
             # check-config prints every setting it read; X_FILE shows up as X.
             known = {line.split("=", 1)[0] for line in out.splitlines() if "=" in line}
             ours = sorted(k for k in env if k.startswith("RESETGATE_"))
-            unknown = [v for v in ours if v not in known and v.removesuffix("_FILE") not in known]
+            # Only these secrets have a _FILE variant (src/config.rs); any other X_FILE is a typo
+            # the gateway would silently ignore.
+            file_variants = {"RESETGATE_PEPPER_FILE", "RESETGATE_SMTP_PASSWORD_FILE"}
+            unknown = [v for v in ours if v not in known and v not in file_variants]
             check(
                 not unknown,
                 f"{label}: all {len(ours)} RESETGATE_* variables set are settings the gateway knows",

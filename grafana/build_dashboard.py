@@ -168,13 +168,13 @@ def build():
     d.panel(
         "stat",
         "Failure ratio (not shedding)",
-        "Share of requests answered internal_error or service_unavailable (database unreachable) "
-        "over the rate window. Shedding is not a failure and is shown under Admission. Alert: "
+        "Share of API requests (not probes or scrapes) answered internal_error or "
+        "service_unavailable (database unreachable) over the rate window. Shedding is not a failure and is shown under Admission. Alert: "
         "ResetgateErrorRatioHigh.",
         [
             (
                 f"sum({rate('resetgate_http_errors_total', FAILURE_CODES)}) / "
-                f"clamp_min(sum({rate('resetgate_http_requests_total')}), 1e-9)",
+                f"clamp_min(sum({rate('resetgate_http_requests_total', API_ROUTES)}), 1e-9)",
                 "failures",
             )
         ],
@@ -259,9 +259,9 @@ def build():
     )
     d.panel(
         "timeseries",
-        "Requests in the hashing lanes",
-        "Hashing jobs admitted per second by lane: confirm (reset confirmations), login, "
-        "background (rehash on login).",
+        "Hashing jobs offered by lane",
+        "Hashing jobs per second by lane, hashed or not: confirm (reset confirmations), login, "
+        "background (rehash on login). Compare with Shed by lane and reason.",
         [(f"sum by (lane) ({rate('resetgate_hash_jobs_total')})", "{{lane}}")],
         unit="ops",
         w=12,
@@ -515,9 +515,10 @@ def build():
                         "query": "label_values(resetgate_hash_workers, instance)",
                         "refId": "instance",
                     },
+                    # No custom "All" value: Grafana then sends the listed replicas, so "All"
+                    # never matches other jobs' process_* series in a shared Prometheus.
                     "includeAll": True,
                     "multi": True,
-                    "allValue": ".+",
                     "current": {"text": ["All"], "value": ["$__all"]},
                     "refresh": 2,
                     "sort": 1,
