@@ -7,6 +7,9 @@
 - Every row the issue asks for is there; panel ids are unique; no two panels overlap.
 - The provisioning YAML points Grafana at the dashboards directory and at Prometheus.
 - Every alert has a runbook annotation whose anchor is a heading in docs/operations.md.
+- Every metric a dashboard query, a rule or a rule test names is one the gateway exports, as
+  docs/metrics.md (generated from src/metrics.rs) lists them: a renamed or removed metric cannot
+  leave a panel or an alert silently empty.
 - Writes every dashboard query, with Grafana's variables substituted, as a recording rule into
   the file named by argv[1], so that `promtool check rules` parses each one (.ci/check-monitoring).
 """
@@ -22,7 +25,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "grafana" / "dashboards" / "resetgate.json"
 RULES = ROOT / "deploy" / "prometheus" / "resetgate-rules.yml"
+RULES_TEST = ROOT / "deploy" / "prometheus" / "resetgate-rules.test.yml"
 OPERATIONS = ROOT / "docs" / "operations.md"
+METRICS_DOC = ROOT / "docs" / "metrics.md"
 ROWS = ["Traffic", "Admission", "Hashing pool", "Database pool", "Outbox and campaigns", "Process"]
 MIN_SCHEMA_VERSION = 41
 
@@ -142,6 +147,48 @@ def check_runbooks():
         check(runbook.split("#", 1)[-1] in anchors, f"{r['alert']}: {runbook} has no heading in docs/operations.md")
 
 
+def exported_metrics():
+    """Family name -> type, from the tables of docs/metrics.md."""
+    families = {}
+    for line in METRICS_DOC.read_text().splitlines():
+        m = re.match(r"\| `([a-z_:][a-z0-9_:]*)` \| (counter|gauge|histogram) \|", line)
+        if m:
+            families[m.group(1)] = m.group(2)
+    return families
+
+
+def named_metrics(expr):
+    # Ours and the process collector's; recording rules (resetgate:...) and `up` are not exports.
+    return set(re.findall(r"\b(?:resetgate|process)_[a-z0-9_]+\b", expr))
+
+
+def check_metric_names(dash):
+    if not METRICS_DOC.exists():
+        errors.append(f"{METRICS_DOC.relative_to(ROOT)} is missing")
+        return
+    families = exported_metrics()
+    check(families, f"no metric families found in {METRICS_DOC.relative_to(ROOT)}")
+
+    def exported(name):
+        if name in families:
+            return True
+        for suffix in ("_bucket", "_sum", "_count"):
+            if name.endswith(suffix) and families.get(name[: -len(suffix)]) == "histogram":
+                return True
+        return False
+
+    uses = [(f"dashboard {title}/{ref}", expr) for title, ref, expr in dashboard_queries(dash)]
+    for g in yaml.safe_load(RULES.read_text())["groups"]:
+        for r in g["rules"]:
+            uses.append((f"rule {r.get('record') or r.get('alert')}", r["expr"]))
+    for t in yaml.safe_load(RULES_TEST.read_text()).get("tests", []):
+        for s in t.get("input_series", []):
+            uses.append((f"{RULES_TEST.name} input", s["series"]))
+    missing = {(where, name) for where, expr in uses for name in named_metrics(expr) if not exported(name)}
+    for where, name in sorted(missing):
+        errors.append(f"{where}: {name} is not exported (not in docs/metrics.md)")
+
+
 def write_queries_as_rules(path):
     dash = json.loads(DASHBOARD.read_text())
     rules = []
@@ -156,6 +203,7 @@ def main():
     check_dashboard(dash)
     check_provisioning()
     check_runbooks()
+    check_metric_names(dash)
     if len(sys.argv) > 1:
         n = write_queries_as_rules(sys.argv[1])
         print(f"wrote {n} dashboard queries to {sys.argv[1]} for promtool")
@@ -163,7 +211,7 @@ def main():
         for e in errors:
             print(f"check_grafana: {e}", file=sys.stderr)
         return 1
-    print("check_grafana: dashboard, provisioning and runbook links are consistent")
+    print("check_grafana: dashboard, provisioning, runbook links and metric names are consistent")
     return 0
 
 

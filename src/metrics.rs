@@ -1,374 +1,278 @@
-//! Every Prometheus metric the gateway exports, in one struct; each field's doc comment is its
-//! HELP text. Labels come from fixed sets (route names, lanes, outcomes, limiter names), never from
+//! Every Prometheus metric the gateway exports, declared once in the table below: each entry's doc
+//! comment is its HELP text, and the entry gives its name, labels (with their values when the set
+//! is fixed), buckets and which series exist from start-up. The table drives registration (see
+//! `family.rs`) and docs/metrics.md (see `docs.rs`). Labels come from fixed sets (route names,
+//! lanes, outcomes, limiter names) or bounded ones (recent campaign ids, error codes), never from
 //! user input, so cardinality is bounded.
+//!
+//! This module sits at the bottom of the crate: it imports nothing from it but the stable error
+//! codes it seeds.
 
-use prometheus::core::Collector;
+// Only the stale-docs test renders docs/metrics.md: the shipped binary needs no Markdown.
+#[cfg(test)]
+mod docs;
+mod family;
+
+pub use family::{Family, Kind, Label, Seed};
+
 use prometheus::{
-    Encoder as _, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder as _, Gauge, GaugeVec, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry,
+    TextEncoder,
 };
 
 /// 1 ms to 2 s: from a shed request to a slow hash under load.
 const LATENCY_BUCKETS: &[f64] = &[0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0];
 
-pub struct Metrics {
-    registry: Registry,
-    /// HTTP requests by route and status class.
-    pub http_requests: IntCounterVec,
-    /// Error responses by their stable error code (see http::errors).
-    pub http_errors: IntCounterVec,
+const ROUTE: Label = Label::fixed(
+    "route",
+    &[
+        "reset_request",
+        "reset_confirm",
+        "login",
+        "session",
+        "livez",
+        "readyz",
+        "metrics",
+        "admin",
+        "unmatched",
+    ],
+);
+const STATUS_CLASS: Label = Label::fixed("status_class", &["1xx", "2xx", "3xx", "4xx", "5xx"]);
+const ERROR_CODE: Label = Label::bounded(
+    "code",
+    "the stable `code` of the error response (a fixed set of static strings)",
+);
+const LANE: Label = Label::fixed("lane", &["confirm", "login", "background"]);
+const HASH_OUTCOME: Label = Label::fixed(
+    "outcome",
+    &["completed", "failed", "shed", "expired", "abandoned"],
+);
+const LIMITER: Label = Label::fixed("limiter", &["global", "ip", "email"]);
+/// The limiters that keep per-key state (the per-email limit counts rows in the database).
+const KEYED_LIMITER: Label = Label::fixed("limiter", &["ip"]);
+const RESET_OUTCOME: Label = Label::fixed("outcome", &["issued", "unknown_account"]);
+const MAIL_KIND: Label = Label::fixed("kind", &["password_reset", "password_changed", "campaign_notice"]);
+const DELIVERY_OUTCOME: Label = Label::fixed("outcome", &["retry", "dead"]);
+const OUTBOX_STATUS: Label = Label::fixed("status", &["pending", "held", "dead"]);
+const CAMPAIGN: Label = Label::bounded("campaign", "a campaign id, for the 20 most recent campaigns");
+const CAMPAIGN_STAGE: Label = Label::fixed("stage", &["total", "marked", "notified"]);
+const CAMPAIGN_EMAIL_STATUS: Label = Label::fixed("status", &["sent", "failed", "pending", "cancelled"]);
+const CAMPAIGN_PHASE: Label = Label::fixed(
+    "phase",
+    &["marking", "notifying", "completed", "paused", "cancelled"],
+);
+
+/// The codes alerts and the dashboard divide by: shedding, and failures of our own. They exist
+/// from start-up so that those ratios read 0, not "no data".
+const SEEDED_ERROR_CODES: [&str; 6] = {
+    let shed = crate::http::errors::SHED_CODES;
+    [
+        shed[0],
+        shed[1],
+        shed[2],
+        "internal_error",
+        "service_unavailable",
+        "rate_limited",
+    ]
+};
+
+family::declare_metrics! {
+    /// HTTP requests by route and status class, shed and timed-out ones included (the layer that
+    /// counts them is the outermost).
+    http_requests: IntCounterVec {
+        name: "resetgate_http_requests_total",
+        labels: &[ROUTE, STATUS_CLASS],
+    }
+    /// Error responses by their stable error code: tells shedding (hashing_overloaded, overloaded,
+    /// timeout) from failing (internal_error, service_unavailable).
+    http_errors: IntCounterVec {
+        name: "resetgate_http_errors_total",
+        labels: &[ERROR_CODE],
+        seed: Seed::Only(&SEEDED_ERROR_CODES),
+    }
     /// HTTP request latency in seconds, by route.
-    pub http_duration: HistogramVec,
+    http_duration: HistogramVec {
+        name: "resetgate_http_request_duration_seconds",
+        labels: &[ROUTE],
+        buckets: LATENCY_BUCKETS,
+    }
     /// Hashing jobs waiting in the queue, by lane.
-    pub hash_queue_depth: IntGaugeVec,
+    hash_queue_depth: IntGaugeVec {
+        name: "resetgate_hash_queue_depth",
+        labels: &[LANE],
+        seed: Seed::All,
+    }
     /// Hashing jobs running on a worker.
-    pub hash_in_flight: IntGauge,
+    hash_in_flight: IntGauge {
+        name: "resetgate_hash_in_flight",
+    }
     /// Hashing worker threads (W).
-    pub hash_workers: IntGauge,
-    /// The configured queue budget in seconds (`RESETGATE_HASH_QUEUE_BUDGET_MS`): the most a confirm
+    hash_workers: IntGauge {
+        name: "resetgate_hash_workers",
+    }
+    /// The configured queue budget in seconds (RESETGATE_HASH_QUEUE_BUDGET_MS): the most a confirm
     /// job may be expected to wait before it is refused. Alerts compare queue wait against it.
-    pub hash_queue_budget: Gauge,
+    hash_queue_budget: Gauge {
+        name: "resetgate_hash_queue_budget_seconds",
+    }
     /// Estimated hashing capacity in hashes per second (W / measured hash time).
-    pub hash_capacity: Gauge,
+    hash_capacity: Gauge {
+        name: "resetgate_hash_capacity_per_second",
+    }
     /// Time hashing jobs spent queued before a worker took them, in seconds, by lane.
-    pub hash_queue_wait: HistogramVec,
+    hash_queue_wait: HistogramVec {
+        name: "resetgate_hash_queue_wait_seconds",
+        labels: &[LANE],
+        buckets: LATENCY_BUCKETS,
+        seed: Seed::All,
+    }
     /// Argon2 computation time in seconds, by lane.
-    pub hash_duration: HistogramVec,
-    /// Hashing jobs by lane and outcome (completed, failed, shed, expired, abandoned).
-    pub hash_jobs: IntCounterVec,
+    hash_duration: HistogramVec {
+        name: "resetgate_hash_duration_seconds",
+        labels: &[LANE],
+        buckets: LATENCY_BUCKETS,
+        seed: Seed::All,
+    }
+    /// Hashing jobs by lane and outcome: completed, failed (e.g. a corrupt stored hash), shed
+    /// (refused at admission), expired (deadline passed in the queue), abandoned (client gone).
+    hash_jobs: IntCounterVec {
+        name: "resetgate_hash_jobs_total",
+        labels: &[LANE, HASH_OUTCOME],
+        seed: Seed::All,
+    }
     /// Jobs taken newest-first because their lane was congested (adaptive LIFO engaged).
-    pub hash_lifo_picks: IntCounter,
-    /// Requests refused by a rate limiter, by limiter (global, ip, email).
-    pub rate_limited: IntCounterVec,
-    /// Keys tracked by a keyed rate limiter, by limiter.
-    pub rate_limiter_keys: IntGaugeVec,
-    /// Database pool connections at most (`RESETGATE_DB_POOL_SIZE`).
-    pub db_pool_max: IntGauge,
+    hash_lifo_picks: IntCounter {
+        name: "resetgate_hash_lifo_picks_total",
+    }
+    /// Requests refused by a rate limiter, by limiter.
+    rate_limited: IntCounterVec {
+        name: "resetgate_rate_limited_total",
+        labels: &[LIMITER],
+        seed: Seed::All,
+    }
+    /// Keys (client addresses) tracked by a keyed rate limiter, by limiter.
+    rate_limiter_keys: IntGaugeVec {
+        name: "resetgate_rate_limiter_keys",
+        labels: &[KEYED_LIMITER],
+        seed: Seed::All,
+    }
+    /// Database pool connections at most (RESETGATE_DB_POOL_SIZE).
+    db_pool_max: IntGauge {
+        name: "resetgate_db_pool_max",
+    }
     /// Database pool connections, open.
-    pub db_pool_size: IntGauge,
+    db_pool_size: IntGauge {
+        name: "resetgate_db_pool_size",
+    }
     /// Database pool connections, idle and ready.
-    pub db_pool_available: IntGauge,
+    db_pool_available: IntGauge {
+        name: "resetgate_db_pool_available",
+    }
     /// Requests waiting for a database connection.
-    pub db_pool_waiting: IntGauge,
+    db_pool_waiting: IntGauge {
+        name: "resetgate_db_pool_waiting",
+    }
     /// Reset requests by outcome: issued (known account) or unknown_account.
-    pub reset_requests: IntCounterVec,
+    reset_requests: IntCounterVec {
+        name: "resetgate_reset_requests_total",
+        labels: &[RESET_OUTCOME],
+        seed: Seed::All,
+    }
     /// Confirmed password resets.
-    pub resets_completed: IntCounter,
+    resets_completed: IntCounter {
+        name: "resetgate_resets_completed_total",
+    }
     /// Emails delivered by the outbox dispatcher, by kind.
-    pub outbox_sent: IntCounterVec,
+    outbox_sent: IntCounterVec {
+        name: "resetgate_outbox_sent_total",
+        labels: &[MAIL_KIND],
+        seed: Seed::All,
+    }
     /// Failed email deliveries by outcome: retry (will try again) or dead (gave up).
-    pub outbox_failed: IntCounterVec,
+    outbox_failed: IntCounterVec {
+        name: "resetgate_outbox_failed_total",
+        labels: &[DELIVERY_OUTCOME],
+        seed: Seed::All,
+    }
     /// Outbox messages not yet delivered nor dead.
-    pub outbox_backlog: IntGauge,
-    /// Outbox messages by status (pending, held, dead), across every replica.
-    pub outbox_messages: IntGaugeVec,
+    outbox_backlog: IntGauge {
+        name: "resetgate_outbox_backlog",
+    }
+    /// Outbox messages by status (held: of a paused campaign), across every replica, refreshed
+    /// every 5 s.
+    outbox_messages: IntGaugeVec {
+        name: "resetgate_outbox_messages",
+        labels: &[OUTBOX_STATUS],
+        seed: Seed::All,
+    }
     /// The configured global send budget in messages per second.
-    pub mail_send_budget: Gauge,
-    /// Campaign accounts by stage (total, marked, notified), per campaign.
-    pub campaign_accounts: IntGaugeVec,
-    /// Campaign emails by status (sent, failed, pending, cancelled), per campaign.
-    pub campaign_emails: IntGaugeVec,
+    mail_send_budget: Gauge {
+        name: "resetgate_mail_send_budget_per_second",
+    }
+    /// Campaign accounts by stage, per campaign.
+    campaign_accounts: IntGaugeVec {
+        name: "resetgate_campaign_accounts",
+        labels: &[CAMPAIGN, CAMPAIGN_STAGE],
+    }
+    /// Campaign emails by status, per campaign.
+    campaign_emails: IntGaugeVec {
+        name: "resetgate_campaign_emails",
+        labels: &[CAMPAIGN, CAMPAIGN_EMAIL_STATUS],
+    }
     /// Campaign emails sent per second over the last minute, per campaign.
-    pub campaign_send_rate: prometheus::GaugeVec,
+    campaign_send_rate: GaugeVec {
+        name: "resetgate_campaign_send_rate_per_second",
+        labels: &[CAMPAIGN],
+    }
     /// Seconds until a campaign's last email is sent at its current rate (0 when done or stalled).
-    pub campaign_eta: IntGaugeVec,
-    /// Campaigns by phase (marking, notifying, completed, paused, cancelled), recent ones.
-    pub campaign_phase: IntGaugeVec,
+    campaign_eta: IntGaugeVec {
+        name: "resetgate_campaign_eta_seconds",
+        labels: &[CAMPAIGN],
+    }
+    /// Campaigns by phase: 1 for the campaign's current phase, 0 for the others.
+    campaign_phase: IntGaugeVec {
+        name: "resetgate_campaign_phase",
+        labels: &[CAMPAIGN, CAMPAIGN_PHASE],
+    }
     /// Accounts marked must-reset by this replica's campaign runner.
-    pub campaign_marked: IntCounter,
+    campaign_marked: IntCounter {
+        name: "resetgate_campaign_accounts_marked_total",
+    }
     /// Sessions revoked by this replica's campaign runner.
-    pub campaign_sessions_revoked: IntCounter,
-    /// Reset requests whose work exceeded the equal-timing floor (timing may then reveal existence).
-    pub timing_floor_exceeded: IntCounter,
-    /// Resident set size of the process in bytes.
-    pub resident_memory: IntGauge,
-}
-
-fn counter(name: &str, help: &str) -> IntCounter {
-    IntCounter::new(name, help).expect("valid metric")
-}
-
-fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric")
-}
-
-fn gauge(name: &str, help: &str) -> IntGauge {
-    IntGauge::new(name, help).expect("valid metric")
-}
-
-fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-    IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric")
-}
-
-fn histogram_vec(name: &str, help: &str, labels: &[&str]) -> HistogramVec {
-    HistogramVec::new(
-        HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
-        labels,
-    )
-    .expect("valid metric")
+    campaign_sessions_revoked: IntCounter {
+        name: "resetgate_campaign_sessions_revoked_total",
+    }
+    /// Reset requests whose work took longer than the equal-timing floor
+    /// (RESETGATE_RESET_FLOOR_MS): timing may then reveal whether the account exists.
+    timing_floor_exceeded: IntCounter {
+        name: "resetgate_reset_timing_floor_exceeded_total",
+    }
 }
 
 impl Metrics {
     /// # Panics
-    /// Only if two metrics share a name, a programming error the unit test below catches.
+    /// Only if the declarations are invalid (two metrics sharing a name, labels on a scalar...),
+    /// a programming error the unit tests below catch.
     #[must_use]
     pub fn new() -> Self {
-        let m = Self {
-            registry: Registry::new(),
-            http_requests: counter_vec(
-                "resetgate_http_requests_total",
-                "HTTP requests by route and status class.",
-                &["route", "status_class"],
-            ),
-            http_errors: counter_vec(
-                "resetgate_http_errors_total",
-                "Error responses by stable error code.",
-                &["code"],
-            ),
-            http_duration: histogram_vec(
-                "resetgate_http_request_duration_seconds",
-                "HTTP request latency in seconds, by route.",
-                &["route"],
-            ),
-            hash_queue_depth: gauge_vec(
-                "resetgate_hash_queue_depth",
-                "Hashing jobs waiting in the queue, by lane.",
-                &["lane"],
-            ),
-            hash_in_flight: gauge("resetgate_hash_in_flight", "Hashing jobs running on a worker."),
-            hash_workers: gauge("resetgate_hash_workers", "Hashing worker threads (W)."),
-            hash_queue_budget: Gauge::new(
-                "resetgate_hash_queue_budget_seconds",
-                "Configured hashing queue budget in seconds (RESETGATE_HASH_QUEUE_BUDGET_MS).",
-            )
-            .expect("valid metric"),
-            hash_capacity: Gauge::new(
-                "resetgate_hash_capacity_per_second",
-                "Estimated hashing capacity in hashes per second (W / measured hash time).",
-            )
-            .expect("valid metric"),
-            hash_queue_wait: histogram_vec(
-                "resetgate_hash_queue_wait_seconds",
-                "Time hashing jobs spent queued before a worker took them, in seconds, by lane.",
-                &["lane"],
-            ),
-            hash_duration: histogram_vec(
-                "resetgate_hash_duration_seconds",
-                "Argon2 computation time in seconds, by lane.",
-                &["lane"],
-            ),
-            hash_jobs: counter_vec(
-                "resetgate_hash_jobs_total",
-                "Hashing jobs by lane and outcome (completed, failed, shed, expired, abandoned).",
-                &["lane", "outcome"],
-            ),
-            hash_lifo_picks: counter(
-                "resetgate_hash_lifo_picks_total",
-                "Jobs taken newest-first because their lane was congested (adaptive LIFO engaged).",
-            ),
-            rate_limited: counter_vec(
-                "resetgate_rate_limited_total",
-                "Requests refused by a rate limiter, by limiter (global, ip, email).",
-                &["limiter"],
-            ),
-            rate_limiter_keys: gauge_vec(
-                "resetgate_rate_limiter_keys",
-                "Keys tracked by a keyed rate limiter, by limiter.",
-                &["limiter"],
-            ),
-            db_pool_max: gauge(
-                "resetgate_db_pool_max",
-                "Database pool connections at most (RESETGATE_DB_POOL_SIZE).",
-            ),
-            db_pool_size: gauge("resetgate_db_pool_size", "Database pool connections, open."),
-            db_pool_available: gauge(
-                "resetgate_db_pool_available",
-                "Database pool connections, idle and ready.",
-            ),
-            db_pool_waiting: gauge(
-                "resetgate_db_pool_waiting",
-                "Requests waiting for a database connection.",
-            ),
-            reset_requests: counter_vec(
-                "resetgate_reset_requests_total",
-                "Reset requests by outcome (issued, unknown_account).",
-                &["outcome"],
-            ),
-            resets_completed: counter("resetgate_resets_completed_total", "Confirmed password resets."),
-            outbox_sent: counter_vec(
-                "resetgate_outbox_sent_total",
-                "Emails delivered by the outbox dispatcher, by kind.",
-                &["kind"],
-            ),
-            outbox_failed: counter_vec(
-                "resetgate_outbox_failed_total",
-                "Failed email deliveries by outcome (retry, dead).",
-                &["outcome"],
-            ),
-            outbox_backlog: gauge(
-                "resetgate_outbox_backlog",
-                "Outbox messages not yet delivered nor dead.",
-            ),
-            outbox_messages: gauge_vec(
-                "resetgate_outbox_messages",
-                "Outbox messages by status (pending, held, dead), across every replica.",
-                &["status"],
-            ),
-            mail_send_budget: Gauge::new(
-                "resetgate_mail_send_budget_per_second",
-                "The configured global send budget in messages per second.",
-            )
-            .expect("valid metric"),
-            campaign_accounts: gauge_vec(
-                "resetgate_campaign_accounts",
-                "Campaign accounts by stage (total, marked, notified), per campaign.",
-                &["campaign", "stage"],
-            ),
-            campaign_emails: gauge_vec(
-                "resetgate_campaign_emails",
-                "Campaign emails by status (sent, failed, pending, cancelled), per campaign.",
-                &["campaign", "status"],
-            ),
-            campaign_send_rate: prometheus::GaugeVec::new(
-                Opts::new(
-                    "resetgate_campaign_send_rate_per_second",
-                    "Campaign emails sent per second over the last minute, per campaign.",
-                ),
-                &["campaign"],
-            )
-            .expect("valid metric"),
-            campaign_eta: gauge_vec(
-                "resetgate_campaign_eta_seconds",
-                "Seconds until a campaign's last email is sent at its current rate (0 when done or stalled).",
-                &["campaign"],
-            ),
-            campaign_phase: gauge_vec(
-                "resetgate_campaign_phase",
-                "Campaigns by phase (1 for the current phase), recent campaigns.",
-                &["campaign", "phase"],
-            ),
-            campaign_marked: counter(
-                "resetgate_campaign_accounts_marked_total",
-                "Accounts marked must-reset by this replica's campaign runner.",
-            ),
-            campaign_sessions_revoked: counter(
-                "resetgate_campaign_sessions_revoked_total",
-                "Sessions revoked by this replica's campaign runner.",
-            ),
-            timing_floor_exceeded: counter(
-                "resetgate_reset_timing_floor_exceeded_total",
-                "Reset requests whose work took longer than the equal-timing floor.",
-            ),
-            resident_memory: gauge(
-                "resetgate_process_resident_memory_bytes",
-                "Resident set size of the process in bytes.",
-            ),
-        };
-        let collectors: Vec<Box<dyn Collector>> = vec![
-            Box::new(m.http_requests.clone()),
-            Box::new(m.http_errors.clone()),
-            Box::new(m.http_duration.clone()),
-            Box::new(m.hash_queue_depth.clone()),
-            Box::new(m.hash_in_flight.clone()),
-            Box::new(m.hash_workers.clone()),
-            Box::new(m.hash_queue_budget.clone()),
-            Box::new(m.hash_capacity.clone()),
-            Box::new(m.hash_queue_wait.clone()),
-            Box::new(m.hash_duration.clone()),
-            Box::new(m.hash_jobs.clone()),
-            Box::new(m.hash_lifo_picks.clone()),
-            Box::new(m.rate_limited.clone()),
-            Box::new(m.rate_limiter_keys.clone()),
-            Box::new(m.db_pool_max.clone()),
-            Box::new(m.db_pool_size.clone()),
-            Box::new(m.db_pool_available.clone()),
-            Box::new(m.db_pool_waiting.clone()),
-            Box::new(m.reset_requests.clone()),
-            Box::new(m.resets_completed.clone()),
-            Box::new(m.outbox_sent.clone()),
-            Box::new(m.outbox_failed.clone()),
-            Box::new(m.outbox_backlog.clone()),
-            Box::new(m.outbox_messages.clone()),
-            Box::new(m.mail_send_budget.clone()),
-            Box::new(m.campaign_accounts.clone()),
-            Box::new(m.campaign_emails.clone()),
-            Box::new(m.campaign_send_rate.clone()),
-            Box::new(m.campaign_eta.clone()),
-            Box::new(m.campaign_phase.clone()),
-            Box::new(m.campaign_marked.clone()),
-            Box::new(m.campaign_sessions_revoked.clone()),
-            Box::new(m.timing_floor_exceeded.clone()),
-            Box::new(m.resident_memory.clone()),
-        ];
-        for c in collectors {
-            m.registry.register(c).expect("unique metric names");
-        }
+        let m = Self::register(Registry::new()).expect("valid metric declarations");
         // The standard process_* series (CPU seconds, RSS, open fds, threads) that every
         // Prometheus dashboard expects; Linux only, which is where the gateway runs.
         #[cfg(target_os = "linux")]
         m.registry
-            .register(Box::new(
-                prometheus::process_collector::ProcessCollector::for_self(),
-            ))
+            .register(Box::new(process_collector()))
             .expect("unique metric names");
-        // Labelled series exist from the start, so dashboards and alerts see zeros, not gaps.
-        for lane in ["confirm", "login", "background"] {
-            m.hash_queue_depth.with_label_values(&[lane]).set(0);
-            for outcome in ["completed", "failed", "shed", "expired", "abandoned"] {
-                m.hash_jobs.with_label_values(&[lane, outcome]).reset();
-            }
-        }
-        for lane in ["confirm", "login", "background"] {
-            m.hash_queue_wait.with_label_values(&[lane]);
-            m.hash_duration.with_label_values(&[lane]);
-        }
-        // The codes alerts and the dashboard divide by: shedding, and failures of our own.
-        for code in crate::http::errors::SHED_CODES.iter().chain(&[
-            "internal_error",
-            "service_unavailable",
-            "rate_limited",
-        ]) {
-            m.http_errors.with_label_values(&[code]).reset();
-        }
-        for outcome in ["retry", "dead"] {
-            m.outbox_failed.with_label_values(&[outcome]).reset();
-        }
-        for kind in ["password_reset", "password_changed", "campaign_notice"] {
-            m.outbox_sent.with_label_values(&[kind]).reset();
-        }
-        for status in ["pending", "held", "dead"] {
-            m.outbox_messages.with_label_values(&[status]).set(0);
-        }
-        for outcome in ["issued", "unknown_account"] {
-            m.reset_requests.with_label_values(&[outcome]).reset();
-        }
-        for limiter in ["global", "ip", "email"] {
-            m.rate_limited.with_label_values(&[limiter]).reset();
-        }
-        m.rate_limiter_keys.with_label_values(&["ip"]).set(0);
         m
     }
 
     /// Prometheus text exposition format.
     #[must_use]
     pub fn render(&self) -> String {
-        self.resident_memory.set(resident_bytes());
         let mut buf = Vec::new();
         // Encoding into a Vec only fails on invalid metric families, which `new` rules out.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         String::from_utf8(buf).unwrap_or_default()
     }
-}
-
-/// RSS from /proc (Linux); 0 where unavailable.
-#[must_use]
-pub fn resident_bytes() -> i64 {
-    let pages = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<i64>().ok()))
-        .unwrap_or(0);
-    // Page size is 4 KiB on every platform we deploy to (x86_64, aarch64 Linux defaults).
-    pages * 4096
 }
 
 impl Default for Metrics {
@@ -377,17 +281,61 @@ impl Default for Metrics {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The prometheus crate's collector of the standard process_* families, read through procfs.
+#[cfg(target_os = "linux")]
+fn process_collector() -> prometheus::process_collector::ProcessCollector {
+    prometheus::process_collector::ProcessCollector::for_self()
+}
 
-    #[test]
-    fn metrics_register_and_render() {
-        let m = Metrics::new();
-        let text = m.render();
-        assert!(text.contains("resetgate_hash_jobs_total{lane=\"confirm\",outcome=\"shed\"} 0"));
-        assert!(text.contains("resetgate_process_resident_memory_bytes"));
-        #[cfg(target_os = "linux")]
-        assert!(text.contains("process_cpu_seconds_total"));
+/// What the standard process collector registers (Linux only), under exactly the names every
+/// Prometheus dashboard expects; RSS is `process_resident_memory_bytes`. Written out so that
+/// docs/metrics.md is the same on every platform; a test checks it against the collector.
+pub static PROCESS_FAMILIES: &[Family] = &[
+    process_family(
+        "process_cpu_seconds_total",
+        Kind::Counter,
+        "Total user and system CPU time spent in seconds.",
+    ),
+    process_family(
+        "process_open_fds",
+        Kind::Gauge,
+        "Number of open file descriptors.",
+    ),
+    process_family(
+        "process_max_fds",
+        Kind::Gauge,
+        "Maximum number of open file descriptors.",
+    ),
+    process_family(
+        "process_virtual_memory_bytes",
+        Kind::Gauge,
+        "Virtual memory size in bytes.",
+    ),
+    process_family(
+        "process_resident_memory_bytes",
+        Kind::Gauge,
+        "Resident memory size in bytes.",
+    ),
+    process_family(
+        "process_start_time_seconds",
+        Kind::Gauge,
+        "Start time of the process since unix epoch in seconds.",
+    ),
+    process_family(
+        "process_threads",
+        Kind::Gauge,
+        "Number of OS threads in the process.",
+    ),
+];
+
+const fn process_family(name: &'static str, kind: Kind, help: &'static str) -> Family {
+    Family {
+        name,
+        kind,
+        doc: help,
+        ..Family::DEFAULT
     }
 }
+
+#[cfg(test)]
+mod tests;

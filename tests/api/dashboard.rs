@@ -275,6 +275,13 @@ async fn every_dashboard_panel_has_data_in_a_real_prometheus() {
         }
     }
 
+    // After all that traffic, every label value the gateway used is one src/metrics.rs declares.
+    let bad = crate::health::undeclared_label_values(&app.metrics().await);
+    assert!(
+        bad.is_empty(),
+        "label values not declared in src/metrics.rs: {bad:?}"
+    );
+
     stop.store(true, Ordering::Relaxed);
     traffic.await.unwrap();
     assert!(
