@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Draws docs/perf.png from docs/perf-data.csv (written by `resetgate loadtest`).
+"""Draws docs/perf.png from docs/perf-data.csv (written by `resetgate-bench loadtest`).
 
 One line per series (pool, unbounded, and any --extra-pool build).
 Left: goodput / C against offered load / C, with the ideal min(load, 1).

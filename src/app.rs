@@ -14,7 +14,7 @@ use crate::admission::rate_limit::{self, RateLimits};
 use crate::campaign::runner::Runner;
 use crate::clock::Clock;
 use crate::config::{Config, MailTransport};
-use crate::hashing::hasher::Hasher;
+use crate::hashing::hasher::{self, Hasher, MakeEngine};
 use crate::http::readiness::Readiness;
 use crate::http::router::Listener;
 use crate::http::server::Server;
@@ -142,6 +142,15 @@ async fn spawn_internal(
 /// # Errors
 /// When the address cannot be bound or the hasher cannot be built.
 pub async fn start(parts: Parts) -> anyhow::Result<Running> {
+    start_with_engine(parts, hasher::pool_engine).await
+}
+
+/// As [`start`], hashing on the engine `engine` builds. The product always passes the pool; the
+/// seam exists so tools/bench can run this very gateway on its naive baseline.
+///
+/// # Errors
+/// As [`start`].
+pub async fn start_with_engine(parts: Parts, engine: MakeEngine) -> anyhow::Result<Running> {
     let Parts {
         config,
         store,
@@ -149,13 +158,8 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
         clock,
     } = parts;
     let metrics = Arc::new(Metrics::new());
-    let hasher = Hasher::start(
-        config.pepper.clone(),
-        config.pool(),
-        config.hash_mode,
-        Arc::clone(&metrics),
-    )
-    .context("building the hasher")?;
+    let hasher = Hasher::start_with(config.pepper.clone(), config.pool(), Arc::clone(&metrics), engine)
+        .context("building the hasher")?;
     let sealer = Sealer::new(&config.pepper);
     let ttl_minutes = i64::try_from(config.token_ttl.as_secs() / 60).unwrap_or(i64::MAX);
     let templates = Templates::new(config.public_base_url.clone(), ttl_minutes);

@@ -20,7 +20,6 @@ pub use breach_day::{AdminConfig, DispatchConfig};
 use crate::admission::client_ip::{Cidr, ClientIp};
 use crate::admission::rate_limit::RateLimitConfig;
 use crate::campaign::runner::RunnerConfig;
-use crate::hashing::hasher::HashMode;
 use crate::hashing::params::{self, HashParams};
 use crate::hashing::pool::PoolConfig;
 use crate::reset::password::PasswordPolicy;
@@ -153,7 +152,6 @@ pub struct Config {
     pub hash_workers: usize,
     pub hash_queue_budget: Duration,
     pub hash_deadline: Duration,
-    pub hash_mode: HashMode,
     pub pepper: SecretString,
     pub policy: PasswordPolicy,
     pub body_limit: usize,
@@ -506,17 +504,6 @@ impl Config {
             hash_deadline: Duration::from_millis(
                 env.positive("RESETGATE_HASH_DEADLINE_MS", DEFAULT_HASH_DEADLINE_MS)?,
             ),
-            hash_mode: match env.raw("RESETGATE_HASH_MODE").as_deref() {
-                None | Some("pool") => HashMode::Pool,
-                // Only for the load report's baseline: no bound, no admission.
-                Some("unbounded") => HashMode::Unbounded,
-                Some(other) => {
-                    return Err(err(
-                        "RESETGATE_HASH_MODE",
-                        format!("expected pool (or unbounded, for baselines only), got {other:?}"),
-                    ))
-                }
-            },
             pepper,
             policy,
             body_limit: env.positive("RESETGATE_BODY_LIMIT_BYTES", DEFAULT_BODY_LIMIT_BYTES)?,
@@ -613,14 +600,6 @@ impl fmt::Display for Config {
             self.hash_queue_budget.as_millis()
         )?;
         writeln!(f, "RESETGATE_HASH_DEADLINE_MS={}", self.hash_deadline.as_millis())?;
-        writeln!(
-            f,
-            "RESETGATE_HASH_MODE={}",
-            match self.hash_mode {
-                HashMode::Pool => "pool",
-                HashMode::Unbounded => "unbounded",
-            }
-        )?;
         writeln!(f, "RESETGATE_PEPPER=[redacted]")?;
         writeln!(f, "RESETGATE_PASSWORD_MIN_CHARS={}", self.policy.min_chars)?;
         writeln!(

@@ -2,14 +2,16 @@
 //! bounded worker pool ([`super::pool`]) in a priority lane. Also knows the dummy hash that unknown
 //! accounts verify against, and when a stored hash deserves an upgrade.
 //!
-//! `HashMode::Unbounded` exists only as the load report's baseline: every job goes straight to
-//! `spawn_blocking` with fresh memory and no admission control, which is what a naive service does.
+//! The pool sits behind [`HashEngine`], the one seam through which a gateway can be built on
+//! another engine. The product only ever uses [`pool_engine`]; tools/bench plugs its deliberately
+//! naive baseline in there, so that the load report measures the real gateway around both.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::PasswordHash;
 use argon2::Algorithm;
+use async_trait::async_trait;
 
 use super::compute;
 use super::params::HashParams;
@@ -19,42 +21,86 @@ use crate::metrics::Metrics;
 use crate::reset::password::NewPassword;
 use crate::secret::SecretString;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashMode {
-    /// The bounded pool with admission, deadlines and lanes (production).
-    Pool,
-    /// Unbounded `spawn_blocking`, no admission: the baseline the load report compares against.
-    Unbounded,
+/// Runs hashing jobs for the [`Hasher`].
+#[async_trait]
+pub trait HashEngine: Send + Sync {
+    /// Runs one job in `lane`.
+    async fn run(&self, lane: Lane, work: Work) -> Result<Done, PoolError>;
+
+    /// Refuses at once if a job in `lane` could not be admitted now.
+    ///
+    /// # Errors
+    /// [`PoolError::Shed`].
+    fn precheck(&self, lane: Lane) -> Result<(), PoolError>;
+
+    /// The pool behind the engine, whose gauges /metrics publishes; `None` when there is none.
+    fn pool(&self) -> Option<&Pool>;
+}
+
+#[async_trait]
+impl HashEngine for Pool {
+    async fn run(&self, lane: Lane, work: Work) -> Result<Done, PoolError> {
+        Pool::run(self, lane, work).await
+    }
+
+    fn precheck(&self, lane: Lane) -> Result<(), PoolError> {
+        Pool::precheck(self, lane)
+    }
+
+    fn pool(&self) -> Option<&Pool> {
+        Some(self)
+    }
+}
+
+/// What an engine is built from, once the gateway's metrics exist.
+pub struct EngineSpec {
+    pub pepper: SecretString,
+    pub config: PoolConfig,
+    /// How long the dummy hash took at startup: the pool's first hash-time estimate.
+    pub hash_time: Duration,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Builds the engine a gateway hashes on (see [`crate::app::start_with_engine`]).
+pub type MakeEngine = fn(EngineSpec) -> Result<Arc<dyn HashEngine>, HashError>;
+
+/// The product's engine: the bounded pool with admission, deadlines and lanes.
+///
+/// # Errors
+/// When a worker thread cannot start.
+pub fn pool_engine(spec: EngineSpec) -> Result<Arc<dyn HashEngine>, HashError> {
+    let pool = Pool::start(spec.config, spec.pepper, spec.hash_time, spec.metrics)
+        .map_err(|e| HashError::Worker(e.to_string()))?;
+    Ok(Arc::new(pool))
 }
 
 #[derive(Clone)]
 pub struct Hasher {
-    engine: Engine,
+    engine: Arc<dyn HashEngine>,
     params: HashParams,
     /// Verified against when an account does not exist, so an unknown email costs a full hash.
     dummy: PhcString,
 }
 
-#[derive(Clone)]
-enum Engine {
-    Pool(Pool),
-    Unbounded {
-        pepper: SecretString,
-        metrics: Arc<Metrics>,
-    },
-}
-
 impl Hasher {
-    /// Computes the dummy hash on the calling thread (startup only); its duration seeds the pool's
-    /// hash-time estimate.
+    /// Starts the hasher on the bounded pool. Computes the dummy hash on the calling thread
+    /// (startup only); its duration seeds the pool's hash-time estimate.
     ///
     /// # Errors
     /// When argon2 rejects the pepper or a worker thread cannot start.
-    pub fn start(
+    pub fn start(pepper: SecretString, config: PoolConfig, metrics: Arc<Metrics>) -> Result<Self, HashError> {
+        Self::start_with(pepper, config, metrics, pool_engine)
+    }
+
+    /// As [`Hasher::start`], on the engine `make` builds.
+    ///
+    /// # Errors
+    /// When argon2 rejects the pepper or the engine cannot be built.
+    pub fn start_with(
         pepper: SecretString,
         config: PoolConfig,
-        mode: HashMode,
         metrics: Arc<Metrics>,
+        make: MakeEngine,
     ) -> Result<Self, HashError> {
         let mut memory = compute::memory_for(config.params);
         let started = Instant::now();
@@ -64,15 +110,14 @@ impl Hasher {
             config.params,
             "resetgate dummy password for unknown accounts",
         )?;
-        let measured = started.elapsed();
+        let hash_time = started.elapsed();
         drop(memory);
-        let engine = match mode {
-            HashMode::Pool => Engine::Pool(
-                Pool::start(config, pepper, measured, metrics)
-                    .map_err(|e| HashError::Worker(e.to_string()))?,
-            ),
-            HashMode::Unbounded => Engine::Unbounded { pepper, metrics },
-        };
+        let engine = make(EngineSpec {
+            pepper,
+            config,
+            hash_time,
+            metrics,
+        })?;
         Ok(Self {
             engine,
             params: config.params,
@@ -82,31 +127,11 @@ impl Hasher {
 
     #[must_use]
     pub fn pool(&self) -> Option<&Pool> {
-        match &self.engine {
-            Engine::Pool(p) => Some(p),
-            Engine::Unbounded { .. } => None,
-        }
+        self.engine.pool()
     }
 
     async fn run(&self, lane: Lane, work: Work) -> Result<Done, PoolError> {
-        match &self.engine {
-            Engine::Pool(pool) => pool.run(lane, work).await,
-            Engine::Unbounded { pepper, metrics } => {
-                let (pepper, params, metrics) = (pepper.clone(), self.params, Arc::clone(metrics));
-                tokio::task::spawn_blocking(move || {
-                    let started = Instant::now();
-                    let mut memory = compute::memory_for(params);
-                    let done = work.run(&mut memory, &pepper, params);
-                    metrics
-                        .hash_duration
-                        .with_label_values(&[lane.as_str()])
-                        .observe(started.elapsed().as_secs_f64());
-                    done.map_err(PoolError::Hash)
-                })
-                .await
-                .map_err(|e| PoolError::Hash(HashError::Worker(e.to_string())))?
-            }
-        }
+        self.engine.run(lane, work).await
     }
 
     /// Refuses at once if a job in `lane` could not be admitted now (see [`Pool::precheck`]).
@@ -114,10 +139,7 @@ impl Hasher {
     /// # Errors
     /// [`PoolError::Shed`].
     pub fn precheck(&self, lane: Lane) -> Result<(), PoolError> {
-        match &self.engine {
-            Engine::Pool(pool) => pool.precheck(lane),
-            Engine::Unbounded { .. } => Ok(()),
-        }
+        self.engine.precheck(lane)
     }
 
     /// Hashes a new password (confirm lane).
@@ -206,8 +228,6 @@ impl Hasher {
 #[cfg(test)]
 #[allow(clippy::unnecessary_wraps)] // `peppered` matches `verify`'s argument type
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::reset::email::EmailAddress;
     use crate::reset::password::{normalize, PasswordPolicy};
@@ -219,13 +239,7 @@ mod tests {
             job_deadline: Duration::from_secs(10),
             params: HashParams::default(),
         };
-        Hasher::start(
-            SecretString::new(pepper.into()),
-            config,
-            HashMode::Pool,
-            Arc::new(Metrics::new()),
-        )
-        .unwrap()
+        Hasher::start(SecretString::new(pepper.into()), config, Arc::new(Metrics::new())).unwrap()
     }
 
     fn pw(raw: &str) -> NewPassword {
@@ -332,30 +346,5 @@ mod tests {
             .await
             .unwrap();
         assert!(!h.needs_upgrade(&stored(&fresh)));
-    }
-
-    #[tokio::test]
-    async fn the_unbounded_baseline_computes_the_same_hashes() {
-        let config = PoolConfig {
-            workers: 1,
-            queue_budget: Duration::from_millis(1),
-            job_deadline: Duration::from_millis(1),
-            params: HashParams::default(),
-        };
-        let pepper = "pepper-one-is-long-enough-0123456789";
-        let baseline = Hasher::start(
-            SecretString::new(pepper.into()),
-            config,
-            HashMode::Unbounded,
-            Arc::new(Metrics::new()),
-        )
-        .unwrap();
-        assert!(baseline.pool().is_none());
-        let phc = baseline.hash(pw("quiet winter lighthouse")).await.unwrap();
-        let pooled = hasher(pepper);
-        assert!(pooled
-            .verify(Lane::Login, normalize("quiet winter lighthouse"), peppered(&phc))
-            .await
-            .unwrap());
     }
 }

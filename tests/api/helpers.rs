@@ -11,7 +11,7 @@ use chrono::Utc;
 use resetgate::app::{self, Parts, Running};
 use resetgate::clock::{Clock, ManualClock};
 use resetgate::config::{Config, Mode};
-use resetgate::hashing::hasher::{HashMode, Hasher};
+use resetgate::hashing::hasher::Hasher;
 use resetgate::hashing::phc::PhcString;
 use resetgate::hashing::pool::PoolConfig;
 use resetgate::metrics::Metrics;
@@ -370,13 +370,8 @@ impl TestApp {
                     workers: 1,
                     ..self.config.pool()
                 };
-                let hasher = Hasher::start(
-                    SecretString::new(PEPPER.into()),
-                    pool,
-                    HashMode::Pool,
-                    Arc::new(Metrics::new()),
-                )
-                .expect("hasher");
+                let hasher = Hasher::start(SecretString::new(PEPPER.into()), pool, Arc::new(Metrics::new()))
+                    .expect("hasher");
                 let pw = self
                     .config
                     .policy

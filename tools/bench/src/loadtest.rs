@@ -1,14 +1,15 @@
-//! `resetgate loadtest`: measures capacity C on this machine, then offers login traffic at multiples
-//! of C to a gateway on loopback, first with the bounded hashing pool and then with the unbounded
-//! `spawn_blocking` baseline, and writes the report (docs/perf.md, the raw CSV and a plot).
+//! `resetgate-bench loadtest`: measures capacity C on this machine, then offers login traffic at
+//! multiples of C to a gateway on loopback, first with the bounded hashing pool and then with the
+//! unbounded `spawn_blocking` baseline, and writes the report (docs/perf.md, the raw CSV and a plot).
 //!
-//! - `procfs`: memory and CPU readings from /proc.
-//! - `gateway`: the `resetgate demo` child process under test.
+//! - `sys`: memory and CPU readings from /proc (the `procfs` crate).
+//! - `gateway`: the gateway child process under test.
 //! - `generator`: the open-loop request schedule and the HTTP client.
 //! - `monitor`: peak RSS and CPU shares while a phase runs.
 //! - `scrape`: the gateway's own job counts and hash times from /metrics.
 //! - `stats`: percentiles, goodput, recovery time.
 //! - `phase`: one series' sequence of phases (a series: a hashing mode served by one binary).
+//! - `run`: everything one run measured, which `targets` judges and `report` writes out.
 //! - `targets`: the targets, judged against the numbers, with the evidence for misses.
 //! - `report`: Markdown (generated from the numbers), CSV and the plot.
 
@@ -16,10 +17,11 @@ mod gateway;
 mod generator;
 mod monitor;
 mod phase;
-mod procfs;
 mod report;
+mod run;
 mod scrape;
 mod stats;
+mod sys;
 mod targets;
 
 use std::path::PathBuf;
@@ -28,11 +30,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
-use crate::calibrate::Capacity;
-use crate::config::{DEFAULT_HASH_DEADLINE_MS, DEFAULT_HASH_QUEUE_BUDGET_MS};
-use crate::hashing::params::HashParams;
-use gateway::{Mode, Series, Settings};
+use gateway::{Launch, Series, Settings};
 use phase::Plan;
+use resetgate::calibrate::Capacity;
+use resetgate::config::{DEFAULT_HASH_DEADLINE_MS, DEFAULT_HASH_QUEUE_BUDGET_MS};
+use resetgate::hashing::params::HashParams;
+
+use crate::hashing::Mode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -50,11 +54,9 @@ pub struct Args {
     /// (plot_perf.py) sit beside it.
     #[arg(long, default_value = "docs/perf.md")]
     out: PathBuf,
-    /// The resetgate binary to run as the gateway (default: this executable).
-    #[arg(long)]
-    gateway_bin: Option<PathBuf>,
-    /// Also run the pool mode of another resetgate build, e.g. an earlier commit, as a series of
-    /// its own: LABEL=PATH. Repeatable. It runs right after `pool`, against the same C.
+    /// Also run the pool of another resetgate build (its `demo` subcommand), e.g. an earlier
+    /// commit, as a series of its own: LABEL=PATH. Repeatable. It runs right after `pool`, against
+    /// the same C.
     #[arg(long, value_name = "LABEL=PATH")]
     extra_pool: Vec<String>,
     /// Seconds of full-load hashing to measure C.
@@ -99,8 +101,7 @@ const MAX_IDLE_WAIT: Duration = Duration::from_secs(4);
 /// On bad arguments, when the gateway cannot be started, or when the report cannot be written.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     validate(&args)?;
-    let bin = gateway::resolve_bin(args.gateway_bin.as_deref())?;
-    let series = series(&args, &bin)?;
+    let series = series(&args, &Launch::own()?)?;
     let out_dir = args
         .out
         .parent()
@@ -145,7 +146,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         quiet_wait,
         rss_cap_kib: match args.rss_cap_mib {
             Some(mib) => mib * 1024,
-            None => (procfs::mem_available_kib()? / 2).min(DEFAULT_RSS_CAP_KIB),
+            None => (sys::mem_available_kib()? / 2).min(DEFAULT_RSS_CAP_KIB),
         },
     };
     for s in &series {
@@ -153,7 +154,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "series {} ({} mode, {}): gateway log in {}",
             s.label,
             s.mode.as_str(),
-            s.bin.display(),
+            s.launch.bin().display(),
             settings.log_dir.display()
         );
     }
@@ -176,7 +177,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         capacity_after.hashes_per_sec
     );
 
-    let run = report::Run {
+    let run = run::Run {
         capacity,
         capacity_after,
         busy_after,
@@ -209,9 +210,9 @@ fn validate(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The series to run, in order: each `--modes` entry on the main binary, with the `--extra-pool`
-/// builds right after `pool` so the pools sit together in the report.
-fn series(args: &Args, bin: &std::path::Path) -> anyhow::Result<Vec<Series>> {
+/// The series to run, in order: each `--modes` entry on this tool's own gateway, with the
+/// `--extra-pool` builds right after `pool` so the pools sit together in the report.
+fn series(args: &Args, own: &Launch) -> anyhow::Result<Vec<Series>> {
     let mut extras = Vec::new();
     for spec in &args.extra_pool {
         let Some((label, path)) = spec.split_once('=') else {
@@ -227,7 +228,7 @@ fn series(args: &Args, bin: &std::path::Path) -> anyhow::Result<Vec<Series>> {
         extras.push(Series {
             label: label.to_owned(),
             mode: Mode::Pool,
-            bin: PathBuf::from(path),
+            launch: Launch::Build(PathBuf::from(path)),
         });
     }
     let mut out = Vec::new();
@@ -235,7 +236,7 @@ fn series(args: &Args, bin: &std::path::Path) -> anyhow::Result<Vec<Series>> {
         out.push(Series {
             label: mode.as_str().to_owned(),
             mode,
-            bin: bin.to_owned(),
+            launch: own.clone(),
         });
         if mode == Mode::Pool {
             out.append(&mut extras);
@@ -251,7 +252,7 @@ async fn measure_capacity(
     workers: usize,
     duration: Duration,
 ) -> anyhow::Result<Capacity> {
-    tokio::task::spawn_blocking(move || crate::calibrate::measure(params, workers, duration))
+    tokio::task::spawn_blocking(move || resetgate::calibrate::measure(params, workers, duration))
         .await
         .context("calibration thread")?
         .context("measuring capacity")
@@ -260,7 +261,7 @@ async fn measure_capacity(
 /// How this run was invoked, for the report's "reproduce" line, quoted for a POSIX shell.
 fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
-    format!("cargo run --release -- {}", args.join(" "))
+    format!("cargo run -p resetgate-bench --release -- {}", args.join(" "))
 }
 
 fn shell_quote(arg: &str) -> String {

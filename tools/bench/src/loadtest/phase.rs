@@ -6,12 +6,13 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use tokio::task::JoinSet;
 
-use super::gateway::{self, Gateway, Mode, Series, Settings};
+use super::gateway::{self, Gateway, Series, Settings};
 use super::generator::{offer, Outcome, Sample, Segment, Target};
 use super::monitor::{self, Monitor, Usage};
-use super::procfs;
 use super::scrape::{self, JobCounts};
 use super::stats::{self, Recovery, Summary};
+use super::sys;
+use crate::hashing::Mode;
 
 /// What every series is run with.
 #[derive(Debug, Clone)]
@@ -155,7 +156,7 @@ async fn settle(
 ) -> anyhow::Result<(Gateway, Vec<String>)> {
     tokio::time::sleep(plan.settle).await;
     let waited = Instant::now();
-    let alive = procfs::rss_kib(gw.pid).is_ok();
+    let alive = sys::rss_kib(gw.pid).is_ok();
     if alive && gw.wait_idle(plan.max_idle_wait).await {
         let notes = quiet(Some(gw.pid), plan).await;
         return Ok((gw, notes));

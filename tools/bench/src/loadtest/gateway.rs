@@ -1,6 +1,8 @@
-//! The gateway under test: a `resetgate demo` child process on loopback. A separate process, not an
-//! in-process server, so its memory (VmRSS) and CPU time are its own and can be measured, and so
-//! the unbounded baseline's runaway threads die with it.
+//! The gateway under test: a child process on loopback, either this tool's `gateway` subcommand
+//! (resetgate's own demo, linked from the library, on the series' hashing engine) or the `demo` of
+//! another resetgate build. A separate process, not an in-process server, so its memory (VmRSS)
+//! and CPU time are its own and can be measured, and so the unbounded baseline's runaway threads
+//! die with it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,40 +13,58 @@ use anyhow::{anyhow, bail, Context as _};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 
-use super::procfs;
+use super::sys;
+use crate::hashing::Mode;
 
 /// The account every request logs in to. The password passes the gateway's policy (15+ chars, not
 /// in the blocklist); it is throwaway, like the in-memory store it lives in.
 pub const EMAIL: &str = "load@example.com";
 pub const PASSWORD: &str = "load test passphrase 2026";
 
-/// How the gateway hashes: the product, or the baseline it is compared with.
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// The bounded worker pool with admission control (production).
-    Pool,
-    /// One `spawn_blocking` per hash, no admission: what a naive service does.
-    Unbounded,
-}
-
-impl Mode {
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pool => "pool",
-            Self::Unbounded => "unbounded",
-        }
-    }
-}
-
-/// One line of the report: a hashing mode served by a resetgate binary. The run's own binary gives
-/// the `pool` and `unbounded` series; `--extra-pool` adds the pool of another build (an earlier
-/// commit, say) under its own label, measured in the same run against the same C.
+/// One line of the report: a hashing mode served by a gateway binary. This tool gives the `pool`
+/// and `unbounded` series; `--extra-pool` adds the pool of another build (an earlier commit, say)
+/// under its own label, measured in the same run against the same C.
 #[derive(Debug, Clone)]
 pub struct Series {
     pub label: String,
     pub mode: Mode,
-    pub bin: PathBuf,
+    pub launch: Launch,
+}
+
+/// How a series' gateway process is started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launch {
+    /// `BIN gateway --hashing MODE`: this tool, running resetgate's demo on the series' engine.
+    Own(PathBuf),
+    /// `BIN demo` of another resetgate build, which hashes on its pool.
+    Build(PathBuf),
+}
+
+impl Launch {
+    /// This very executable (it has the `gateway` subcommand).
+    ///
+    /// # Errors
+    /// When the current executable cannot be located.
+    pub fn own() -> anyhow::Result<Self> {
+        Ok(Self::Own(
+            std::env::current_exe().context("locating the resetgate-bench binary")?,
+        ))
+    }
+
+    #[must_use]
+    pub fn bin(&self) -> &Path {
+        match self {
+            Self::Own(bin) | Self::Build(bin) => bin,
+        }
+    }
+
+    fn args(&self, mode: Mode) -> Vec<&'static str> {
+        let seed = ["--seed-email", EMAIL, "--seed-password", PASSWORD];
+        match self {
+            Self::Own(_) => [&["gateway", "--hashing", mode.as_str()][..], &seed].concat(),
+            Self::Build(_) => [&["demo"][..], &seed].concat(),
+        }
+    }
 }
 
 /// What every gateway of one run is started with.
@@ -74,7 +94,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
 impl Gateway {
-    /// Starts `resetgate demo` in `mode` and waits until it listens.
+    /// Starts the series' gateway and waits until it listens.
     ///
     /// # Errors
     /// When the binary cannot be started or exits or stays silent before listening.
@@ -84,16 +104,17 @@ impl Gateway {
             .join(format!("resetgate-loadtest-{}.log", file_safe(&series.label)));
         let stderr = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let ops_addr = free_loopback_port();
-        let mut cmd = Command::new(&series.bin);
-        cmd.args(["demo", "--seed-email", EMAIL, "--seed-password", PASSWORD])
-            .envs(env(settings, series.mode, ops_addr))
+        let bin = series.launch.bin();
+        let mut cmd = Command::new(bin);
+        cmd.args(series.launch.args(series.mode))
+            .envs(env(settings, ops_addr))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
             .kill_on_drop(true);
         let mut child = cmd
             .spawn()
-            .with_context(|| format!("starting {}", series.bin.display()))?;
+            .with_context(|| format!("starting {}", bin.display()))?;
         let pid = child.id().ok_or_else(|| anyhow!("gateway exited at once"))?;
         let stdout = child
             .stdout
@@ -143,11 +164,11 @@ impl Gateway {
     pub async fn wait_idle(&self, max: Duration) -> bool {
         let started = Instant::now();
         while started.elapsed() < max {
-            let Ok(before) = procfs::cpu_ticks(self.pid) else {
+            let Ok(before) = sys::cpu_ticks(self.pid) else {
                 return false;
             };
             tokio::time::sleep(IDLE_PROBE).await;
-            let Ok(after) = procfs::cpu_ticks(self.pid) else {
+            let Ok(after) = sys::cpu_ticks(self.pid) else {
                 return false;
             };
             if after - before <= IDLE_TICKS {
@@ -165,10 +186,10 @@ const IDLE_TICKS: u64 = 5;
 /// For the report text only.
 pub const IDLE_SHARE: &str = "10 % of one core";
 
-fn env(settings: &Settings, mode: Mode, ops: Option<SocketAddr>) -> Vec<(&'static str, String)> {
+/// Real `RESETGATE_*` settings only: a build that refuses unknown variables must start on them.
+fn env(settings: &Settings, ops: Option<SocketAddr>) -> Vec<(&'static str, String)> {
     let mut vars = vec![
         ("RESETGATE_LISTEN", "127.0.0.1:0".to_owned()),
-        ("RESETGATE_HASH_MODE", mode.as_str().to_owned()),
         ("RESETGATE_HASH_WORKERS", settings.workers.to_string()),
         (
             "RESETGATE_HASH_QUEUE_BUDGET_MS",
@@ -244,16 +265,5 @@ pub fn signal(pid: u32, name: &str) {
         .status();
     if let Err(e) = sent {
         eprintln!("loadtest: could not send SIG{name} to {pid}: {e}");
-    }
-}
-
-/// The binary to start: the given one, or this very executable (it has the `demo` subcommand).
-///
-/// # Errors
-/// When the current executable cannot be located.
-pub fn resolve_bin(given: Option<&Path>) -> anyhow::Result<PathBuf> {
-    match given {
-        Some(p) => Ok(p.to_owned()),
-        None => std::env::current_exe().context("locating the resetgate binary"),
     }
 }

@@ -3,36 +3,12 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::super::gateway::{Mode, Series, IDLE_SHARE};
+use super::super::gateway::{Series, IDLE_SHARE};
 use super::super::generator::Outcome;
 use super::super::phase::PhaseResult;
 use super::super::stats::Recovery;
 use super::Run;
-
-/// The CPU model from /proc/cpuinfo, or "unknown CPU".
-#[must_use]
-pub fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|rest| rest.trim_start_matches([' ', '\t', ':']).trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned())
-}
-
-#[must_use]
-pub fn mem_total_gib() -> String {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or_else(|| "?".to_owned(), |kib| (kib / 1024 / 1024).to_string())
-}
+use crate::hashing::Mode;
 
 fn ms(d: Option<Duration>) -> String {
     d.map_or_else(|| "-".to_owned(), |d| format!("{:.0} ms", d.as_secs_f64() * 1e3))

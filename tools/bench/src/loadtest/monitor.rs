@@ -8,7 +8,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::gateway;
-use super::procfs::{self, MachineCpu};
+use super::sys::{self, MachineCpu};
 
 const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 
@@ -51,8 +51,8 @@ impl Snapshot {
     fn take(pid: u32) -> anyhow::Result<Self> {
         Ok(Self {
             machine: MachineCpu::now()?,
-            gateway: procfs::cpu_ticks(pid)?,
-            own: procfs::own_cpu_ticks()?,
+            gateway: sys::cpu_ticks(pid)?,
+            own: sys::own_cpu_ticks()?,
         })
     }
 
@@ -61,10 +61,10 @@ impl Snapshot {
         if let Ok(m) = MachineCpu::now() {
             self.machine = m;
         }
-        if let Ok(t) = procfs::cpu_ticks(pid) {
+        if let Ok(t) = sys::cpu_ticks(pid) {
             self.gateway = t;
         }
-        if let Ok(t) = procfs::own_cpu_ticks() {
+        if let Ok(t) = sys::own_cpu_ticks() {
             self.own = t;
         }
     }
@@ -87,7 +87,7 @@ impl Monitor {
     /// When the gateway's /proc entries cannot be read (it is not running).
     pub fn start(pid: u32, cap_kib: u64, cpu_window: Duration) -> anyhow::Result<Self> {
         let start = Snapshot::take(pid)?;
-        let rss_before_kib = procfs::rss_kib(pid)?;
+        let rss_before_kib = sys::rss_kib(pid)?;
         let stop = CancellationToken::new();
         let limits = Limits {
             pid,
@@ -151,7 +151,7 @@ async fn sample(limits: Limits, rss_before: u64, start: Snapshot, stop: Cancella
             () = stop.cancelled() => break,
             _ = every.tick() => {}
         }
-        let Ok(rss) = procfs::rss_kib(pid) else { break };
+        let Ok(rss) = sys::rss_kib(pid) else { break };
         rss_max = rss_max.max(rss);
         last.refresh(pid);
         if cut.is_none() && Instant::now() >= limits.cpu_until {
@@ -168,7 +168,7 @@ async fn sample(limits: Limits, rss_before: u64, start: Snapshot, stop: Cancella
         }
     }
     // One last reading: the phase may have ended between two samples.
-    if let Ok(rss) = procfs::rss_kib(pid) {
+    if let Ok(rss) = sys::rss_kib(pid) {
         rss_max = rss_max.max(rss);
     }
     last.refresh(pid);
@@ -207,7 +207,7 @@ pub async fn wait_for_quiet(gateway: Option<u32>, max: Duration) -> f64 {
 
 async fn other_share_over(gateway: Option<u32>, window: Duration) -> anyhow::Result<f64> {
     let ours = |gw: Option<u32>| -> anyhow::Result<u64> {
-        Ok(procfs::own_cpu_ticks()? + gw.map_or(Ok(0), procfs::cpu_ticks)?)
+        Ok(sys::own_cpu_ticks()? + gw.map_or(Ok(0), sys::cpu_ticks)?)
     };
     let (m0, o0) = (MachineCpu::now()?, ours(gateway)?);
     tokio::time::sleep(window).await;

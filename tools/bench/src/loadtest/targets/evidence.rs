@@ -4,11 +4,11 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::super::gateway::Mode;
 use super::super::generator::Outcome;
 use super::super::phase::PhaseResult;
-use super::super::report::Run;
+use super::super::run::Run;
 use super::{loaded_hash, ms, pct, LOGIN_SHARE, SHED_P99};
+use crate::hashing::Mode;
 
 /// Where the cores went while the load was offered.
 pub(super) fn cpu_evidence(p: &PhaseResult) -> String {

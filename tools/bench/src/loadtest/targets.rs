@@ -4,10 +4,10 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::gateway::Mode;
 use super::phase::PhaseResult;
-use super::report::Run;
+use super::run::Run;
 use super::stats::Recovery;
+use crate::hashing::Mode;
 
 mod evidence;
 

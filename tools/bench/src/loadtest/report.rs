@@ -12,63 +12,12 @@ mod csv;
 mod intro;
 mod text;
 
-use super::gateway::{Mode, Series, Settings};
-use super::phase::{PhaseResult, Plan};
+use super::gateway::{Launch, Series};
+use super::phase::PhaseResult;
+use super::run::Run;
 use super::stats::{Recovery, RECOVERY_FACTOR, RECOVERY_STABLE_WINDOWS, RECOVERY_WINDOW};
 use super::targets::{self, Verdict};
-use crate::calibrate::Capacity;
-use crate::hashing::params::HashParams;
-
-/// Everything one run measured, and how.
-pub struct Run {
-    pub capacity: Capacity,
-    /// C measured again after the last series, the same way.
-    pub capacity_after: Capacity,
-    /// Share of the CPU other processes used just before that second measurement.
-    pub busy_after: f64,
-    pub params: HashParams,
-    /// How long C was measured for.
-    pub calibration: Duration,
-    pub plan: Plan,
-    pub settings: Settings,
-    pub series: Vec<Series>,
-    /// Machine-wide CPU use just before the run.
-    pub background_cpu: f64,
-    pub command: String,
-    pub phases: Vec<PhaseResult>,
-}
-
-impl Run {
-    /// RSS growth of a phase over the pool's fixed hashing memory W x m_cost.
-    #[must_use]
-    pub fn rss_ratio(&self, p: &PhaseResult) -> f64 {
-        #[allow(clippy::cast_precision_loss, reason = "KiB counts are far below 2^52")]
-        let growth = p.usage.rss_growth_kib() as f64;
-        #[allow(clippy::cast_precision_loss, reason = "a worker count")]
-        let w = self.capacity.workers as f64;
-        growth / (w * f64::from(self.params.m_kib))
-    }
-
-    /// The binary of the `pool` / `unbounded` series (this run's own).
-    fn main_bin(&self) -> &Path {
-        self.series
-            .iter()
-            .find(|s| s.label == s.mode.as_str())
-            .map_or_else(|| Path::new(""), |s| s.bin.as_path())
-    }
-
-    /// The series that have results, in run order.
-    fn measured(&self) -> impl Iterator<Item = &Series> {
-        self.series
-            .iter()
-            .filter(|s| self.phases.iter().any(|p| p.series == s.label))
-    }
-
-    /// The phases of the series labelled `label`.
-    pub fn phases_of<'a>(&'a self, label: &'a str) -> impl Iterator<Item = &'a PhaseResult> {
-        self.phases.iter().filter(move |p| p.series == label)
-    }
-}
+use crate::hashing::Mode;
 
 /// Writes the CSV and the report beside `out` (and every request to `samples`, if given), then
 /// tries to draw the plot.
@@ -128,20 +77,14 @@ fn markdown(run: &Run) -> String {
 }
 
 fn title(s: &Series) -> String {
-    match (s.mode, s.label.as_str()) {
-        (Mode::Pool, "pool") => {
-            "pool: bounded workers, admission by expected wait, adaptive LIFO (`RESETGATE_HASH_MODE=pool`)"
-                .to_owned()
+    match (&s.launch, s.mode) {
+        (Launch::Own(_), Mode::Pool) => {
+            "pool: bounded workers, admission by expected wait, adaptive LIFO (the product)".to_owned()
         }
-        (Mode::Unbounded, "unbounded") => {
-            "unbounded baseline: one `spawn_blocking` per hash, no admission (`RESETGATE_HASH_MODE=unbounded`)"
-                .to_owned()
+        (Launch::Own(_), Mode::Unbounded) => {
+            "unbounded baseline: one `spawn_blocking` per hash, no admission (tools/bench only)".to_owned()
         }
-        (mode, label) => format!(
-            "{label}: `RESETGATE_HASH_MODE={}` of another build, `{}`",
-            mode.as_str(),
-            s.bin.display()
-        ),
+        (Launch::Build(bin), _) => format!("{}: the pool of another build, `{}`", s.label, bin.display()),
     }
 }
 
