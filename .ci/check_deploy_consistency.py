@@ -38,7 +38,7 @@ PROMETHEUS = DEPLOY / "prometheus" / "prometheus.yml"
 UNIT = DEPLOY / "systemd" / "resetgate.service"
 ENV_FILE = DEPLOY / "systemd" / "resetgate.env"
 
-# The gateway's defaults (README, "Configuration reference"), used when an artefact leaves a
+# The gateway's defaults (docs/configuration.md), used when an artefact leaves a
 # setting unset.
 DEFAULTS = {
     "RESETGATE_SHUTDOWN_DELAY_MS": 0,
@@ -639,8 +639,8 @@ def check_binary(binary: str, k8s_env: dict, sd_env: dict, sd_unit_env: dict, co
             # check-config prints every setting it read; X_FILE shows up as X.
             known = {line.split("=", 1)[0] for line in out.splitlines() if "=" in line}
             ours = sorted(k for k in env if k.startswith("RESETGATE_"))
-            # Only these secrets have a _FILE variant (src/config.rs); any other X_FILE is a typo
-            # the gateway would silently ignore.
+            # Only these secrets have a _FILE variant (src/config/); the gateway refuses any other
+            # X_FILE as an unknown setting.
             file_variants = {"RESETGATE_PEPPER_FILE", "RESETGATE_SMTP_PASSWORD_FILE"}
             unknown = [v for v in ours if v not in known and v not in file_variants]
             check(

@@ -27,7 +27,7 @@ pub fn target(url: Option<String>, ops_listen: Option<String>) -> Result<String,
         .unwrap_or(DEFAULT_OPS_LISTEN)
         .parse()
         .map_err(|_| ConfigError {
-            var: "RESETGATE_OPS_LISTEN",
+            var: "RESETGATE_OPS_LISTEN".into(),
             message: "must be an address and port, e.g. 0.0.0.0:9464".into(),
         })?;
     Ok(format!("http://{}/readyz", reachable(addr)))

@@ -2,12 +2,14 @@
 //! `RESETGATE_MAIL_TRANSPORT=smtp`; every mistake found here is a [`ConfigError`] at start, not a
 //! stream of failed sends later.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{err, ConfigError, Env};
+use super::env::Env;
+use super::secrets::value_or_file;
+use super::setting::{choices, Group, Range, Setting, Unset};
+use super::{err, ConfigError};
 use crate::secret::SecretString;
 
 /// Small: a reset gateway sends in bursts, and each pooled connection is a session the relay
@@ -28,6 +30,12 @@ pub enum SmtpTls {
     Tls,
 }
 
+choices!(SmtpTls {
+    SmtpTls::None => "none",
+    SmtpTls::StartTls => "starttls",
+    SmtpTls::Tls => "tls",
+});
+
 impl SmtpTls {
     #[must_use]
     pub fn default_port(self) -> u16 {
@@ -37,15 +45,91 @@ impl SmtpTls {
             Self::Tls => 465,
         }
     }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::StartTls => "starttls",
-            Self::Tls => "tls",
-        }
-    }
 }
+
+pub static SMTP_HOST: Setting<String> = Setting {
+    name: "RESETGATE_SMTP_HOST",
+    doc: "The relay's host name; with TLS also the name its certificate must carry.",
+    unset: Unset::Means("required when the transport is `smtp`"),
+    bounds: (),
+    secret: false,
+};
+pub static SMTP_TLS: Setting<SmtpTls> = Setting {
+    name: "RESETGATE_SMTP_TLS",
+    doc: "`starttls`: required, never a silent downgrade; `tls`: implicit (smtps); `none`: plain, for a local or trusted relay.",
+    unset: Unset::Default(SmtpTls::StartTls),
+    bounds: (),
+    secret: false,
+};
+pub static SMTP_PORT: Setting<u16> = Setting {
+    name: "RESETGATE_SMTP_PORT",
+    doc: "The relay's port.",
+    unset: Unset::Computed("`587` for `starttls`, `465` for `tls`, `25` for `none`"),
+    bounds: Range::above(0),
+    secret: false,
+};
+pub static SMTP_USERNAME: Setting<String> = Setting {
+    name: "RESETGATE_SMTP_USERNAME",
+    doc:
+        "AUTH (PLAIN or LOGIN) user; needs a password. With `none`, AUTH is allowed only to a loopback relay.",
+    unset: Unset::Means("no AUTH"),
+    bounds: (),
+    secret: false,
+};
+pub static SMTP_PASSWORD: Setting<String> = Setting {
+    name: "RESETGATE_SMTP_PASSWORD",
+    doc: "AUTH password; needs a username.",
+    unset: Unset::Means("no AUTH"),
+    bounds: (),
+    secret: true,
+};
+pub static SMTP_PASSWORD_FILE: Setting<PathBuf> = Setting {
+    name: "RESETGATE_SMTP_PASSWORD_FILE",
+    doc: "Read the AUTH password from this file instead (trailing newline removed).",
+    unset: Unset::Means("the password comes from `RESETGATE_SMTP_PASSWORD`"),
+    bounds: (),
+    secret: false,
+};
+pub static SMTP_POOL_SIZE: Setting<u32> = Setting {
+    name: "RESETGATE_SMTP_POOL_SIZE",
+    doc: "Most connections kept open to the relay.",
+    unset: Unset::Default(DEFAULT_SMTP_POOL_SIZE),
+    bounds: Range::above(0),
+    secret: false,
+};
+pub static SMTP_TIMEOUT_MS: Setting<u64> = Setting {
+    name: "RESETGATE_SMTP_TIMEOUT_MS",
+    doc: "Limit on connecting and on each SMTP command; a whole send gets three times this, inside the outbox lease.",
+    unset: Unset::Default(DEFAULT_SMTP_TIMEOUT_MS),
+    bounds: Range::between(1, MAX_SMTP_TIMEOUT_MS),
+    secret: false,
+};
+pub static SMTP_CA_FILE: Setting<PathBuf> = Setting {
+    name: "RESETGATE_SMTP_CA_FILE",
+    doc: "PEM file of extra CA certificates to trust for the relay (a private relay's CA).",
+    unset: Unset::Means("the public web roots only (webpki-roots)"),
+    bounds: (),
+    secret: false,
+};
+
+pub(super) static GROUP: Group = Group {
+    title: "SMTP relay",
+    about: "Read only when `RESETGATE_MAIL_TRANSPORT=smtp`. Set `RESETGATE_SMTP_PASSWORD` or \
+            `RESETGATE_SMTP_PASSWORD_FILE`, not both, and only with `RESETGATE_SMTP_USERNAME`. With \
+            `RESETGATE_SMTP_TLS=none`, AUTH is refused unless the host is loopback, so the password never \
+            travels in clear text.",
+    settings: &[
+        &SMTP_HOST,
+        &SMTP_TLS,
+        &SMTP_PORT,
+        &SMTP_USERNAME,
+        &SMTP_PASSWORD,
+        &SMTP_PASSWORD_FILE,
+        &SMTP_POOL_SIZE,
+        &SMTP_TIMEOUT_MS,
+        &SMTP_CA_FILE,
+    ],
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmtpAuth {
@@ -76,97 +160,53 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn password(env: &Env<'_>) -> Result<Option<SecretString>, ConfigError> {
-    match (
-        env.raw("RESETGATE_SMTP_PASSWORD"),
-        env.raw("RESETGATE_SMTP_PASSWORD_FILE"),
-    ) {
-        (Some(_), Some(_)) => Err(err(
-            "RESETGATE_SMTP_PASSWORD",
-            "set RESETGATE_SMTP_PASSWORD or RESETGATE_SMTP_PASSWORD_FILE, not both",
-        )),
-        (Some(p), None) => Ok(Some(SecretString::new(p))),
-        (None, Some(path)) => {
-            let raw = std::fs::read_to_string(&path)
-                .map_err(|e| err("RESETGATE_SMTP_PASSWORD_FILE", format!("cannot read {path}: {e}")))?;
-            let p = raw.trim_end_matches(['\n', '\r']);
-            if p.is_empty() {
-                return Err(err("RESETGATE_SMTP_PASSWORD_FILE", format!("{path} is empty")));
-            }
-            Ok(Some(SecretString::new(p.to_owned())))
-        }
-        (None, None) => Ok(None),
-    }
-}
-
 fn ca_file(env: &Env<'_>) -> Result<Option<PathBuf>, ConfigError> {
-    const VAR: &str = "RESETGATE_SMTP_CA_FILE";
-    let Some(path) = env.raw(VAR) else {
+    let Some(path) = env.opt(&SMTP_CA_FILE)? else {
         return Ok(None);
     };
-    let pem = std::fs::read(&path).map_err(|e| err(VAR, format!("cannot read {path}: {e}")))?;
+    let name = SMTP_CA_FILE.name;
+    let shown = path.display();
+    let pem = std::fs::read(&path).map_err(|e| err(name, format!("cannot read {shown}: {e}")))?;
     // The transport parses it fully; this catches the common mistakes (wrong file, a key instead
     // of a certificate) while `check-config` can still say which variable is wrong.
     if lettre::transport::smtp::client::Certificate::from_pem(&pem).is_err()
         || !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----")
     {
-        return Err(err(VAR, format!("{path} holds no PEM certificate")));
+        return Err(err(name, format!("{shown} holds no PEM certificate")));
     }
-    Ok(Some(path.into()))
+    Ok(Some(path))
 }
 
 /// # Errors
 /// The first missing or invalid `RESETGATE_SMTP_*` variable.
 pub(super) fn parse(env: &Env<'_>) -> Result<SmtpConfig, ConfigError> {
-    let host = env.raw("RESETGATE_SMTP_HOST").ok_or_else(|| {
+    let host = env.opt(&SMTP_HOST)?.ok_or_else(|| {
         err(
-            "RESETGATE_SMTP_HOST",
+            SMTP_HOST.name,
             "required when RESETGATE_MAIL_TRANSPORT=smtp (the relay's host name)",
         )
     })?;
-    let tls = match env.raw("RESETGATE_SMTP_TLS").as_deref() {
-        None | Some("starttls") => SmtpTls::StartTls,
-        Some("tls") => SmtpTls::Tls,
-        Some("none") => SmtpTls::None,
-        Some(other) => {
-            return Err(err(
-                "RESETGATE_SMTP_TLS",
-                format!("expected none, starttls or tls, got {other:?}"),
-            ))
-        }
-    };
-    let port: u16 = env.parse("RESETGATE_SMTP_PORT", tls.default_port())?;
-    if port == 0 {
-        return Err(err("RESETGATE_SMTP_PORT", "must be greater than zero"));
-    }
-    let auth = match (env.raw("RESETGATE_SMTP_USERNAME"), password(env)?) {
+    let tls = env.get(&SMTP_TLS)?;
+    let port = env.get_or(&SMTP_PORT, || tls.default_port())?;
+    let auth = match (
+        env.opt(&SMTP_USERNAME)?,
+        value_or_file(env, &SMTP_PASSWORD, &SMTP_PASSWORD_FILE)?,
+    ) {
         (Some(username), Some(password)) => Some(SmtpAuth { username, password }),
         (None, None) => None,
         (Some(_), None) => {
             return Err(err(
-                "RESETGATE_SMTP_PASSWORD",
+                SMTP_PASSWORD.name,
                 "required with RESETGATE_SMTP_USERNAME (or RESETGATE_SMTP_PASSWORD_FILE)",
             ))
         }
-        (None, Some(_)) => {
-            return Err(err(
-                "RESETGATE_SMTP_USERNAME",
-                "required with RESETGATE_SMTP_PASSWORD",
-            ))
-        }
+        (None, Some(_)) => return Err(err(SMTP_USERNAME.name, "required with RESETGATE_SMTP_PASSWORD")),
     };
     if auth.is_some() && tls == SmtpTls::None && !is_loopback(&host) {
         return Err(err(
-            "RESETGATE_SMTP_TLS",
+            SMTP_TLS.name,
             "none would send the SMTP password in clear text; use starttls or tls (none with AUTH is \
              allowed only for a loopback relay)",
-        ));
-    }
-    let timeout_ms = env.positive("RESETGATE_SMTP_TIMEOUT_MS", DEFAULT_SMTP_TIMEOUT_MS)?;
-    if timeout_ms > MAX_SMTP_TIMEOUT_MS {
-        return Err(err(
-            "RESETGATE_SMTP_TIMEOUT_MS",
-            format!("must be at most {MAX_SMTP_TIMEOUT_MS}, so a send ends inside the outbox lease"),
         ));
     }
     Ok(SmtpConfig {
@@ -174,29 +214,10 @@ pub(super) fn parse(env: &Env<'_>) -> Result<SmtpConfig, ConfigError> {
         port,
         tls,
         auth,
-        pool_size: env.positive("RESETGATE_SMTP_POOL_SIZE", DEFAULT_SMTP_POOL_SIZE)?,
-        timeout: Duration::from_millis(timeout_ms),
+        pool_size: env.get(&SMTP_POOL_SIZE)?,
+        timeout: Duration::from_millis(env.get(&SMTP_TIMEOUT_MS)?),
         ca_file: ca_file(env)?,
     })
-}
-
-impl fmt::Display for SmtpConfig {
-    /// `VAR=value` lines for `check-config`; the password never appears.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "RESETGATE_SMTP_HOST={}", self.host)?;
-        writeln!(f, "RESETGATE_SMTP_PORT={}", self.port)?;
-        writeln!(f, "RESETGATE_SMTP_TLS={}", self.tls.name())?;
-        if let Some(auth) = &self.auth {
-            writeln!(f, "RESETGATE_SMTP_USERNAME={}", auth.username)?;
-            writeln!(f, "RESETGATE_SMTP_PASSWORD={}", auth.password)?;
-        }
-        writeln!(f, "RESETGATE_SMTP_POOL_SIZE={}", self.pool_size)?;
-        writeln!(f, "RESETGATE_SMTP_TIMEOUT_MS={}", self.timeout.as_millis())?;
-        if let Some(ca) = &self.ca_file {
-            writeln!(f, "RESETGATE_SMTP_CA_FILE={}", ca.display())?;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -171,6 +171,68 @@ fn check_config_prints_redacted_config_and_exits_64_when_invalid() {
     }
 }
 
+#[test]
+fn an_unknown_setting_stops_every_command_that_reads_config() {
+    let out = resetgate()
+        .args(["check-config", "--mode", "demo"])
+        .env("RESETGATE_MAX_INFLIGHT", "3")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("RESETGATE_MAX_INFLIGHT: unknown setting (did you mean RESETGATE_MAX_IN_FLIGHT?)"),
+        "{err}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "nothing printed as if the config were fine"
+    );
+
+    // Refused before anything else is read or connected to, whatever the command.
+    for args in [
+        &["demo"][..],
+        &["serve"],
+        &["migrate"],
+        &["campaign", "status", "1"],
+    ] {
+        let out = resetgate()
+            .args(args)
+            .env("RESETGATE_DATABASE_URL", "postgres://127.0.0.1:1/nothing")
+            .env("RESETGATE_HASH_QUEUE_BUDGET", "50")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {out:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            err.contains("did you mean RESETGATE_HASH_QUEUE_BUDGET_MS?"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn every_boolean_spelling_works_from_the_environment() {
+    for (raw, shown) in [
+        ("false", "false"),
+        ("OFF", "false"),
+        ("no", "false"),
+        ("1", "true"),
+    ] {
+        let out = resetgate()
+            .args(["check-config", "--mode", "demo"])
+            .env("RESETGATE_RATE_LIMITS", raw)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{raw}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains(&format!("RESETGATE_RATE_LIMITS={shown}\n")),
+            "{raw}: {text}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_and_create_account_then_log_in() {
     let db = TestDb::create().await;

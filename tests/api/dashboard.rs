@@ -33,7 +33,7 @@ struct Prometheus {
 
 impl Prometheus {
     async fn start(target: std::net::SocketAddr) -> Self {
-        let bin = std::env::var("RESETGATE_TEST_PROMETHEUS").unwrap_or_else(|_| "prometheus".into());
+        let bin = std::env::var("RG_TEST_PROMETHEUS").unwrap_or_else(|_| "prometheus".into());
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("prometheus.yml");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -70,7 +70,7 @@ impl Prometheus {
             .unwrap_or_else(|e| {
                 panic!(
                     "cannot start Prometheus ({bin}): {e}. Install the Debian package `prometheus` \
-                     (.ci/run does) or set RESETGATE_TEST_PROMETHEUS to its binary."
+                     (.ci/run does) or set RG_TEST_PROMETHEUS to its binary."
                 )
             });
         let base = format!("http://127.0.0.1:{port}");

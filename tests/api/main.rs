@@ -9,6 +9,7 @@ mod cli;
 mod dashboard;
 mod deploy;
 mod health;
+mod logging;
 mod login;
 mod malformed;
 mod overload;

@@ -1,0 +1,335 @@
+//! The whole configuration: modes, cross-field rules, `check-config` output, and the registry
+//! itself (every setting declared once, read by the parser, with a default inside its bounds).
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use super::*;
+
+fn parse(mode: Mode, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Config::from_lookup(mode, &move |k| map.get(k).cloned())
+}
+
+fn serve(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    parse(Mode::Serve, vars)
+}
+
+const OK: &[(&str, &str)] = &[
+    ("RESETGATE_DATABASE_URL", "postgres://app:hunter2@db/resetgate"),
+    ("RESETGATE_PEPPER", "0123456789abcdef0123456789abcdef"),
+    ("RESETGATE_PUBLIC_BASE_URL", "https://example.com/account"),
+    ("RESETGATE_MAIL_TRANSPORT", "log"),
+];
+
+fn with<'a>(vars: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all: Vec<_> = OK
+        .iter()
+        .copied()
+        .filter(|(k, _)| !vars.iter().any(|(v, _)| v == k))
+        .collect();
+    all.extend_from_slice(vars);
+    all
+}
+
+#[test]
+fn serve_defaults_and_redaction() {
+    let c = serve(OK).unwrap();
+    assert_eq!(c.token_ttl, Duration::from_secs(1800));
+    assert_eq!(c.hash, HashParams::default());
+    assert_eq!(c.public_base_url.as_str(), "https://example.com/account/");
+    assert_eq!(c.log_format, LogFormat::Text);
+    let shown = c.to_string();
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(!shown.contains("0123456789abcdef"), "{shown}");
+    assert!(shown.contains("RESETGATE_PEPPER=[redacted]"), "{shown}");
+    assert!(
+        shown.contains("RESETGATE_DATABASE_URL=postgres://app:%5Bredacted%5D@db/resetgate"),
+        "{shown}"
+    );
+    // The effective value, after normalisation.
+    assert!(
+        shown.contains("RESETGATE_PUBLIC_BASE_URL=https://example.com/account/\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("RESETGATE_ADMIN_TOKEN_SHA256=(unset: admin API off)"),
+        "{shown}"
+    );
+    assert!(shown.contains("RESETGATE_ARGON2_M_KIB=19456\n"), "{shown}");
+}
+
+#[test]
+fn serve_requires_database_pepper_and_base_url() {
+    for missing in [
+        "RESETGATE_DATABASE_URL",
+        "RESETGATE_PEPPER",
+        "RESETGATE_PUBLIC_BASE_URL",
+        "RESETGATE_MAIL_TRANSPORT",
+    ] {
+        let vars: Vec<_> = OK.iter().copied().filter(|(k, _)| *k != missing).collect();
+        assert_eq!(serve(&vars).unwrap_err().var, missing);
+    }
+}
+
+#[test]
+fn the_mail_lease_must_outlast_a_send() {
+    let mut vars = with(&[
+        ("RESETGATE_MAIL_TRANSPORT", "smtp"),
+        ("RESETGATE_SMTP_HOST", "smtp.example.com"),
+        ("RESETGATE_SMTP_TIMEOUT_MS", "10000"),
+    ]);
+    assert_eq!(serve(&vars).unwrap().dispatch.lease, Duration::from_secs(60));
+    vars.push(("RESETGATE_MAIL_LEASE_MS", "30000"));
+    let e = serve(&vars).unwrap_err();
+    assert_eq!(e.var, "RESETGATE_MAIL_LEASE_MS");
+    assert!(e.message.contains("three times RESETGATE_SMTP_TIMEOUT_MS"), "{e}");
+}
+
+#[test]
+fn pepper_or_pepper_file_not_both() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, b"0123456789abcdef0123456789abcdef-from-file\n").unwrap();
+    let path = file.path().display().to_string();
+    let from_file: Vec<_> = OK
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "RESETGATE_PEPPER")
+        .chain([("RESETGATE_PEPPER_FILE", path.as_str())])
+        .collect();
+    let c = serve(&from_file).unwrap();
+    assert_eq!(c.pepper.expose(), "0123456789abcdef0123456789abcdef-from-file");
+    let shown = c.to_string();
+    assert!(shown.contains("RESETGATE_PEPPER=[redacted]"), "{shown}");
+    assert!(!shown.contains("from-file"), "{shown}");
+
+    let both: Vec<_> = OK
+        .iter()
+        .copied()
+        .chain([("RESETGATE_PEPPER_FILE", path.as_str())])
+        .collect();
+    let e = serve(&both).unwrap_err();
+    assert_eq!(e.var, "RESETGATE_PEPPER");
+    assert_eq!(
+        e.message,
+        "set RESETGATE_PEPPER or RESETGATE_PEPPER_FILE, not both"
+    );
+}
+
+#[test]
+fn bad_values_name_their_variable() {
+    let cases = [
+        ("RESETGATE_ARGON2_M_KIB", "1024", "RESETGATE_ARGON2_M_KIB"),
+        ("RESETGATE_ARGON2_T", "1", "RESETGATE_ARGON2_T"),
+        ("RESETGATE_ARGON2_P", "17", "RESETGATE_ARGON2_P"),
+        ("RESETGATE_TOKEN_TTL_SECS", "soon", "RESETGATE_TOKEN_TTL_SECS"),
+        ("RESETGATE_TOKEN_TTL_SECS", "0", "RESETGATE_TOKEN_TTL_SECS"),
+        ("RESETGATE_PEPPER", "short", "RESETGATE_PEPPER"),
+        (
+            "RESETGATE_PASSWORD_MAX_CHARS",
+            "32",
+            "RESETGATE_PASSWORD_MAX_CHARS",
+        ),
+        (
+            "RESETGATE_PASSWORD_MAX_CHARS",
+            "2000",
+            "RESETGATE_PASSWORD_MAX_CHARS",
+        ),
+        (
+            "RESETGATE_PASSWORD_MIN_CHARS",
+            "4",
+            "RESETGATE_PASSWORD_MIN_CHARS",
+        ),
+        ("RESETGATE_LISTEN", "nowhere", "RESETGATE_LISTEN"),
+        (
+            "RESETGATE_PASSWORD_MIN_CHARS",
+            "12",
+            "RESETGATE_PASSWORD_MIN_CHARS",
+        ),
+        (
+            "RESETGATE_PASSWORD_MIN_CHARS",
+            "300",
+            "RESETGATE_PASSWORD_MIN_CHARS",
+        ),
+        (
+            "RESETGATE_PASSWORD_MIN_CHARS_MFA",
+            "4",
+            "RESETGATE_PASSWORD_MIN_CHARS_MFA",
+        ),
+        (
+            "RESETGATE_PASSWORD_MIN_CHARS_MFA",
+            "500",
+            "RESETGATE_PASSWORD_MIN_CHARS_MFA",
+        ),
+        (
+            "RESETGATE_PUBLIC_BASE_URL",
+            "ftp://x",
+            "RESETGATE_PUBLIC_BASE_URL",
+        ),
+        (
+            "RESETGATE_PUBLIC_BASE_URL",
+            "http://example.com",
+            "RESETGATE_PUBLIC_BASE_URL",
+        ),
+        (
+            "RESETGATE_PUBLIC_BASE_URL",
+            "https://example.com/?q",
+            "RESETGATE_PUBLIC_BASE_URL",
+        ),
+        ("RESETGATE_MAIL_TRANSPORT", "pigeon", "RESETGATE_MAIL_TRANSPORT"),
+        ("RESETGATE_MAIL_TRANSPORT", "file", "RESETGATE_MAIL_FILE"),
+        ("RESETGATE_RATE_LIMITS", "maybe", "RESETGATE_RATE_LIMITS"),
+        ("RESETGATE_RATE_IP_BURST", "0", "RESETGATE_RATE_IP_BURST"),
+        (
+            "RESETGATE_TRUSTED_PROXIES",
+            "10.0.0.0/33",
+            "RESETGATE_TRUSTED_PROXIES",
+        ),
+        (
+            "RESETGATE_CLIENT_IP_HEADER",
+            "x forwarded",
+            "RESETGATE_CLIENT_IP_HEADER",
+        ),
+        ("RESETGATE_LOG_FORMAT", "xml", "RESETGATE_LOG_FORMAT"),
+        (
+            "RESETGATE_ADMIN_TOKEN_SHA256",
+            "abc",
+            "RESETGATE_ADMIN_TOKEN_SHA256",
+        ),
+        (
+            "RESETGATE_CAMPAIGN_MARK_BATCH",
+            "-5",
+            "RESETGATE_CAMPAIGN_MARK_BATCH",
+        ),
+    ];
+    for (var, value, named) in cases {
+        let e = serve(&with(&[(var, value)])).unwrap_err();
+        assert_eq!(e.var, named, "{var}={value}: {e}");
+    }
+    // A secret's value is never quoted back.
+    let e = serve(&with(&[("RESETGATE_PEPPER", "short")])).unwrap_err();
+    assert!(!e.to_string().contains("short"), "{e}");
+}
+
+#[test]
+fn every_boolean_setting_takes_every_spelling() {
+    for (raw, expected) in [
+        ("on", true),
+        ("off", false),
+        ("true", true),
+        ("FALSE", false),
+        ("Yes", true),
+        ("no", false),
+        ("1", true),
+        ("0", false),
+    ] {
+        let c = serve(&with(&[
+            ("RESETGATE_RATE_LIMITS", raw),
+            ("RESETGATE_MIGRATE_ON_START", raw),
+        ]))
+        .unwrap();
+        assert_eq!(c.rate_limits.enabled, expected, "{raw}");
+        assert_eq!(c.database.unwrap().migrate_on_start, expected, "{raw}");
+    }
+}
+
+#[test]
+fn demo_needs_nothing() {
+    let c = parse(Mode::Demo, &[]).unwrap();
+    assert!(c.database.is_none());
+    assert_eq!(c.pepper.expose().len(), 43);
+    assert_eq!(c.mail.transport, MailTransport::Log);
+    assert_eq!(c.public_base_url.as_str(), "http://127.0.0.1:8080/");
+    let shown = c.to_string();
+    assert!(
+        shown.contains("# RESETGATE_DATABASE_URL unused: in-memory store (NOT DURABLE)"),
+        "{shown}"
+    );
+    assert!(shown.contains("RESETGATE_MAIL_TRANSPORT=log\n"), "{shown}");
+    assert!(shown.contains("RESETGATE_PEPPER=[redacted]\n"), "{shown}");
+}
+
+#[test]
+fn every_name_is_unique_and_prefixed() {
+    let mut seen = BTreeSet::new();
+    for s in settings() {
+        let name = s.name();
+        assert!(seen.insert(name), "{name} is declared twice");
+        let rest = name
+            .strip_prefix("RESETGATE_")
+            .unwrap_or_else(|| panic!("{name}: no prefix"));
+        assert!(
+            !rest.is_empty()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+            "{name}: upper case, digits and underscores only"
+        );
+        assert!(
+            !s.doc().is_empty() && !s.doc().contains('\n'),
+            "{name}: one line of doc"
+        );
+    }
+    assert!(seen.len() > 60, "only {} settings", seen.len());
+}
+
+#[test]
+fn every_default_parses_and_is_inside_its_bounds() {
+    for s in settings() {
+        assert_eq!(s.check_default(), Ok(()), "{}", s.name());
+    }
+}
+
+/// Configurations that between them reach every branch of the parser.
+fn every_branch() -> Vec<Config> {
+    let mut pw = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut pw, b"smtp-password\n").unwrap();
+    let pw = pw.into_temp_path();
+    let pw = pw.display().to_string();
+    let smtp = with(&[
+        ("RESETGATE_MAIL_TRANSPORT", "smtp"),
+        ("RESETGATE_SMTP_HOST", "relay.example.com"),
+        ("RESETGATE_SMTP_USERNAME", "mailer"),
+        ("RESETGATE_SMTP_PASSWORD_FILE", &pw),
+    ]);
+    let file = with(&[
+        ("RESETGATE_MAIL_TRANSPORT", "file"),
+        ("RESETGATE_MAIL_FILE", "/tmp/mbox"),
+    ]);
+    vec![
+        serve(OK).unwrap(),
+        serve(&smtp).unwrap(),
+        serve(&file).unwrap(),
+        parse(Mode::Demo, &[]).unwrap(),
+        parse(Mode::Migrate, &[("RESETGATE_DATABASE_URL", "postgres://db/x")]).unwrap(),
+    ]
+}
+
+#[test]
+fn the_parser_reads_exactly_the_declared_settings() {
+    let declared: BTreeSet<&str> = settings().map(Describe::name).collect();
+    let mut read = BTreeSet::new();
+    for c in every_branch() {
+        for name in c.effective().names() {
+            assert!(declared.contains(name), "{name} is read but not in GROUPS");
+            read.insert(name);
+        }
+        // check-config prints each setting read once, in the registry's order.
+        let shown: Vec<String> = c
+            .to_string()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split('=').next().unwrap_or_default().to_owned())
+            .collect();
+        let order: Vec<&str> = settings()
+            .map(Describe::name)
+            .filter(|n| shown.iter().any(|s| s == n))
+            .collect();
+        assert_eq!(shown, order);
+    }
+    let unread: Vec<_> = declared.difference(&read).collect();
+    assert!(unread.is_empty(), "declared but never read: {unread:?}");
+}

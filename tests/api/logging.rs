@@ -1,0 +1,171 @@
+//! The binary's logs: JSON lines a machine can parse, text without colour codes unless a person
+//! at a terminal is reading it, and a bad `RESETGATE_LOG_FORMAT` refused like any bad setting.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
+
+use crate::cli::{next_line_containing, resetgate, BIN};
+use crate::helpers::{TestDb, PEPPER};
+
+/// Runs the gateway (`cmd` is set up by the caller), makes one reset request carrying `request_id`,
+/// stops it with SIGTERM and returns everything it wrote to stderr.
+async fn one_request_then_stop(cmd: Command, request_id: &str) -> Vec<u8> {
+    let mut child = tokio::process::Command::from(cmd)
+        .env("RESETGATE_LISTEN", "127.0.0.1:0")
+        .env("RESETGATE_OPS_LISTEN", "127.0.0.1:0")
+        .env("RESETGATE_RESET_FLOOR_MS", "10")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn resetgate");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut stderr = child.stderr.take().expect("stderr");
+    // Read stderr all along, so a full pipe never blocks the gateway.
+    let stderr = tokio::spawn(async move {
+        let mut all = Vec::new();
+        let _ = stderr.read_to_end(&mut all).await;
+        all
+    });
+    let listening = next_line_containing(&mut stdout, "listening on http://").await;
+    let base = listening
+        .split("listening on ")
+        .nth(1)
+        .expect("address")
+        .trim()
+        .to_owned();
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/v1/password-reset/request"))
+        .header("x-request-id", request_id)
+        .json(&serde_json::json!({ "email": "nobody@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let pid = child.id().expect("pid").to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    stderr.await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line_with_the_request_id() {
+    let db = TestDb::create().await;
+    let mut cmd = resetgate();
+    cmd.arg("serve")
+        .env("RESETGATE_LOG_FORMAT", "json")
+        .env("RESETGATE_DATABASE_URL", &db.url)
+        .env("RESETGATE_PEPPER", PEPPER)
+        .env("RESETGATE_PUBLIC_BASE_URL", "http://127.0.0.1/")
+        .env("RESETGATE_MAIL_TRANSPORT", "log");
+    let stderr = String::from_utf8(one_request_then_stop(cmd, "json-log-test-1").await).unwrap();
+
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}\n{stderr}")))
+        .collect();
+    assert!(lines.len() >= 3, "{stderr}");
+    for line in &lines {
+        for key in ["timestamp", "level", "target"] {
+            assert!(line[key].is_string(), "no {key}: {line}");
+        }
+        assert!(line["fields"].is_object(), "no fields: {line}");
+    }
+    let served = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "served")
+        .unwrap_or_else(|| panic!("no request log line in:\n{stderr}"));
+    assert_eq!(served["level"], "INFO");
+    assert_eq!(served["fields"]["status"], 202);
+    assert_eq!(served["span"]["name"], "request");
+    assert_eq!(served["span"]["id"], "json-log-test-1", "{served}");
+    assert_eq!(served["span"]["route"], "reset_request", "{served}");
+    assert_eq!(served["spans"][0]["id"], "json-log-test-1", "{served}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_logs_into_a_pipe_have_no_colour_codes() {
+    let mut cmd = resetgate();
+    cmd.arg("demo");
+    let stderr = one_request_then_stop(cmd, "text-log-test-1").await;
+    let text = String::from_utf8_lossy(&stderr);
+    assert!(
+        text.contains("served") && text.contains("text-log-test-1"),
+        "{text}"
+    );
+    assert!(!stderr.contains(&0x1b), "ANSI escape in piped logs:\n{text}");
+}
+
+/// The demo under a pseudo-terminal (util-linux `script`), for two seconds: what a person sees.
+fn demo_on_a_terminal(no_color: Option<&str>) -> Vec<u8> {
+    let mut cmd = Command::new("script");
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info")
+        .env("RESETGATE_LISTEN", "127.0.0.1:0")
+        .env("RESETGATE_OPS_LISTEN", "127.0.0.1:0")
+        .args(["-qfc", &format!("timeout -s TERM 2 {BIN} demo"), "/dev/null"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit());
+    if let Some(v) = no_color {
+        cmd.env("NO_COLOR", v);
+    }
+    let out = cmd
+        .output()
+        .expect("util-linux `script` runs the demo on a pseudo-terminal (Debian package bsdutils)");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("nothing is durable"),
+        "{out:?}"
+    );
+    out.stdout
+}
+
+#[test]
+fn a_terminal_gets_colour_unless_no_color_is_set() {
+    assert!(
+        demo_on_a_terminal(None).contains(&0x1b),
+        "no colour on a terminal"
+    );
+    let plain = demo_on_a_terminal(Some("1"));
+    assert!(!plain.contains(&0x1b), "{}", String::from_utf8_lossy(&plain));
+}
+
+#[test]
+fn a_bad_log_format_is_a_config_error_for_every_command() {
+    for args in [
+        &["check-config", "--mode", "demo"][..],
+        &["admin-token"],
+        &["demo"],
+    ] {
+        let out = resetgate()
+            .args(args)
+            .env("RESETGATE_LOG_FORMAT", "xml")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {out:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            err.contains("RESETGATE_LOG_FORMAT: cannot parse \"xml\""),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?} ran anyway");
+    }
+    let out = resetgate()
+        .args(["check-config", "--mode", "demo"])
+        .env("RESETGATE_LOG_FORMAT", "JSON")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("RESETGATE_LOG_FORMAT=json\n"));
+}
