@@ -64,6 +64,11 @@ impl Layers {
             }
             for m in modules {
                 let prefix: Vec<String> = m.split("::").map(str::to_owned).collect();
+                let ident =
+                    |s: &String| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !prefix.iter().all(ident) {
+                    return Err(format!("`{m}` in the Modules column is not a module path"));
+                }
                 if entries.iter().any(|e| e.prefix == prefix) {
                     return Err(format!("`{m}` is in two layer rows"));
                 }
@@ -553,8 +558,13 @@ fn a_cycle_inside_one_layer_and_an_unplaced_module_are_reported() {
 }
 
 #[test]
-fn a_table_out_of_order_is_refused() {
+fn a_malformed_table_is_refused() {
     let bad = TABLE.replace("| 2 | storage", "| 0 | storage");
     assert!(Layers::parse(&bad).is_err());
     assert!(Layers::parse("no table here").is_err());
+    assert!(Layers::parse(&TABLE.replace("`secret`", "`secret` (see `the docs`)")).is_err());
+    assert!(
+        Layers::parse(&TABLE.replace("`storage`", "`secret`")).is_err(),
+        "a module in two rows"
+    );
 }
