@@ -1,7 +1,7 @@
 //! resetgate: a load-resilient password-reset gateway.
 //!
 //! The modules are layers; each imports only from its own layer and those below (the table and
-//! the reasons are in docs/architecture.md, and tests/layers.rs enforces it):
+//! the reasons are in docs/architecture.md, and tests/layers/ enforces it):
 //!
 //! ```text
 //! 12 cli          subcommands: serve, demo, migrate, check-config, campaign, ...
