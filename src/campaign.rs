@@ -5,6 +5,9 @@
 //! batches, each batch one transaction that also moves its cursor; a crash (or kill -9) loses at
 //! most an uncommitted batch, which the next runner redoes. Notifications enter the outbox a
 //! batch at a time, keyed by (campaign, account), so no account is notified twice by a campaign.
+//!
+//! `model` holds pure domain values (below storage, which stores them); the store trait they go
+//! through is `storage::campaigns`; `runner` sits above storage and drives it.
 
 pub mod model;
 pub mod runner;

@@ -1,5 +1,9 @@
-//! Persistence: the [`store::Store`] trait and its PostgreSQL and in-memory implementations.
+//! Persistence: the [`store::Store`] trait and its PostgreSQL and in-memory implementations, and
+//! the [`campaigns::CampaignStore`] trait (PostgreSQL only). The traits and every type in their
+//! signatures live here or below (domain types), so nothing in storage imports the modules that
+//! call it.
 
+pub mod campaigns;
 pub mod janitor;
 pub mod memory;
 pub mod migrate;

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::reset::account::AccountId;
 use crate::reset::email::EmailAddress;
-use crate::storage::store::AccountId;
 
 pub type CampaignId = i64;
 

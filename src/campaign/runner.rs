@@ -8,9 +8,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::model::{Phase, Progress};
-use super::store::CampaignStore;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
+use crate::storage::campaigns::CampaignStore;
 use crate::storage::store::Store;
 
 /// How often progress metrics are refreshed (each refresh counts outbox rows per campaign).

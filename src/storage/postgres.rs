@@ -139,9 +139,7 @@ impl PostgresStore {
 
 #[async_trait]
 impl Store for PostgresStore {
-    fn campaigns(
-        self: std::sync::Arc<Self>,
-    ) -> Option<std::sync::Arc<dyn crate::campaign::store::CampaignStore>> {
+    fn campaigns(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn super::campaigns::CampaignStore>> {
         Some(self)
     }
 

@@ -12,7 +12,8 @@ use crate::mail::pacing::Pacing;
 use crate::reset::email::EmailAddress;
 use crate::reset::token::TokenDigest;
 
-pub type AccountId = i64;
+/// Re-exported: every store method speaks in account ids, so its callers find the type here.
+pub use crate::reset::account::AccountId;
 
 /// The window of the per-address reset request limit.
 pub const RESET_LIMIT_WINDOW: chrono::Duration = chrono::Duration::hours(1);
@@ -170,9 +171,7 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// The campaign side of this store, where it has one (PostgreSQL).
-    fn campaigns(
-        self: std::sync::Arc<Self>,
-    ) -> Option<std::sync::Arc<dyn crate::campaign::store::CampaignStore>> {
+    fn campaigns(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn super::campaigns::CampaignStore>> {
         None
     }
 

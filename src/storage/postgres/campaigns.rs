@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 
 use super::{db_error, PostgresStore};
 use crate::campaign::model::{Action, CampaignId, EmailCounts, NewCampaign, Phase, Progress, Scope, State};
-use crate::campaign::store::{Batch, CampaignStore, ChangeError, Created};
+use crate::storage::campaigns::{Batch, CampaignStore, ChangeError, Created};
 use crate::storage::store::StoreError;
 
 /// The window over which the send rate (and so the ETA) is measured.
