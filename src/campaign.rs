@@ -11,4 +11,3 @@
 
 pub mod model;
 pub mod runner;
-pub mod store;

@@ -33,6 +33,7 @@ pub mod smtp;
 #[cfg(test)]
 mod tests;
 
+pub use crate::mail::smtp::{SmtpAuth, SmtpConfig, SmtpTls};
 pub use admin::{AdminConfig, DEFAULT_ADMIN_LISTEN};
 pub use admission::{
     DEFAULT_CLIENT_IP_HEADER, DEFAULT_MAX_IN_FLIGHT, DEFAULT_RATE_EMAIL_PER_HOUR, DEFAULT_RATE_GLOBAL_BURST,
@@ -64,7 +65,6 @@ pub use server::{
     DEFAULT_BODY_LIMIT_BYTES, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_LISTEN, DEFAULT_OPS_LISTEN,
     DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SHUTDOWN_DELAY_MS,
 };
-pub use smtp::{SmtpAuth, SmtpConfig, SmtpTls};
 
 use crate::admission::rate_limit::RateLimitConfig;
 use crate::campaign::runner::RunnerConfig;

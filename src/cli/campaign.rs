@@ -11,9 +11,9 @@ use clap::{Args, Subcommand};
 
 use crate::app;
 use crate::campaign::model::{Action, NewCampaign, Reason, Scope};
-use crate::campaign::store::{CampaignStore as _, ChangeError};
 use crate::clock::{Clock as _, SystemClock};
 use crate::config::{Config, Mode};
+use crate::storage::campaigns::{CampaignStore as _, ChangeError};
 
 #[derive(Subcommand, Debug)]
 pub enum CampaignCommand {

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::env::Env;
 use super::setting::{choices, Group, Range, Setting, Unset};
-use super::smtp::{self, SmtpConfig};
+use super::smtp;
 use super::{err, ConfigError, Mode};
+use crate::mail::smtp::SmtpConfig;
 
 pub const DEFAULT_MAIL_FROM: &str = "resetgate <no-reply@localhost>";
 pub const DEFAULT_MAIL_POLL_MS: u64 = 500;

@@ -10,7 +10,7 @@ use super::env::Env;
 use super::secrets::value_or_file;
 use super::setting::{choices, Group, Range, Setting, Unset};
 use super::{err, ConfigError};
-use crate::secret::SecretString;
+use crate::mail::smtp::{SmtpAuth, SmtpConfig, SmtpTls};
 
 /// Small: a reset gateway sends in bursts, and each pooled connection is a session the relay
 /// counts against our limits.
@@ -20,32 +20,11 @@ pub const DEFAULT_SMTP_TIMEOUT_MS: u64 = 10_000;
 /// and send it again; the transport bounds a whole send by three times this timeout.
 pub const MAX_SMTP_TIMEOUT_MS: u64 = 15_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpTls {
-    /// Plain text: only for a relay on the same host or a trusted private network.
-    None,
-    /// STARTTLS, required: a relay that does not offer it is an error, never a silent downgrade.
-    StartTls,
-    /// Implicit TLS from the first byte (smtps).
-    Tls,
-}
-
 choices!(SmtpTls {
     SmtpTls::None => "none",
     SmtpTls::StartTls => "starttls",
     SmtpTls::Tls => "tls",
 });
-
-impl SmtpTls {
-    #[must_use]
-    pub fn default_port(self) -> u16 {
-        match self {
-            Self::None => 25,
-            Self::StartTls => 587,
-            Self::Tls => 465,
-        }
-    }
-}
 
 pub static SMTP_HOST: Setting<String> = Setting {
     name: "RESETGATE_SMTP_HOST",
@@ -130,26 +109,6 @@ pub(super) static GROUP: Group = Group {
         &SMTP_CA_FILE,
     ],
 };
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SmtpAuth {
-    pub username: String,
-    pub password: SecretString,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SmtpConfig {
-    pub host: String,
-    pub port: u16,
-    pub tls: SmtpTls,
-    pub auth: Option<SmtpAuth>,
-    /// Most connections kept open to the relay.
-    pub pool_size: u32,
-    /// Bounds connecting and each command; a whole send is bounded by a multiple of it.
-    pub timeout: Duration,
-    /// A PEM file of extra roots to trust (a private relay's CA), besides the public web roots.
-    pub ca_file: Option<PathBuf>,
-}
 
 fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")

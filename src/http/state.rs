@@ -5,11 +5,11 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::rate_limit::RateLimits;
-use crate::campaign::store::CampaignStore;
 use crate::http::readiness::Readiness;
 use crate::metrics::Metrics;
 use crate::reset::service::ResetService;
 use crate::reset::token::TokenDigest;
+use crate::storage::campaigns::CampaignStore;
 
 pub struct AppState {
     pub service: ResetService,

@@ -2,6 +2,7 @@
 //! relay as `multipart/alternative` text + HTML. It tells the dispatcher whether a failure is worth
 //! retrying ([`MailError::Transport`]) or final for this message ([`MailError::Rejected`]).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,7 +15,51 @@ use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 
 use super::templates::Email;
 use super::transport::{message_id_header, MailError, Mailer};
-use crate::config::{SmtpConfig, SmtpTls};
+use crate::secret::SecretString;
+
+// The relay's settings are defined here, where they are used, and built by `config::smtp` from
+// `RESETGATE_SMTP_*`: mail sits below config, so it must not import config's types.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain text: only for a relay on the same host or a trusted private network.
+    None,
+    /// STARTTLS, required: a relay that does not offer it is an error, never a silent downgrade.
+    StartTls,
+    /// Implicit TLS from the first byte (smtps).
+    Tls,
+}
+
+impl SmtpTls {
+    #[must_use]
+    pub fn default_port(self) -> u16 {
+        match self {
+            Self::None => 25,
+            Self::StartTls => 587,
+            Self::Tls => 465,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpAuth {
+    pub username: String,
+    pub password: SecretString,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub auth: Option<SmtpAuth>,
+    /// Most connections kept open to the relay.
+    pub pool_size: u32,
+    /// Bounds connecting and each command; a whole send is bounded by a multiple of it.
+    pub timeout: Duration,
+    /// A PEM file of extra roots to trust (a private relay's CA), besides the public web roots.
+    pub ca_file: Option<PathBuf>,
+}
 
 /// lettre's timeout bounds connecting and each command; a whole send (connect, EHLO, STARTTLS,
 /// AUTH, MAIL, RCPT, DATA) gets this many of them before it is abandoned and retried later. The

@@ -16,11 +16,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::campaign::model::{Action, CampaignId, NewCampaign, Reason, Scope};
-use crate::campaign::store::{CampaignStore, ChangeError};
 use crate::http::errors::{json_response, Error, HttpResponse};
 use crate::http::extract;
 use crate::http::state::AppState;
 use crate::reset::token::BearerToken;
+use crate::storage::campaigns::{CampaignStore, ChangeError};
 
 /// Bodies may carry a list of a million addresses.
 pub const ADMIN_BODY_LIMIT: usize = 48 * 1024 * 1024;

@@ -19,9 +19,9 @@ use tokio_postgres::NoTls;
 
 use resetgate::app::{self, Parts};
 use resetgate::campaign::model::{NewCampaign, Phase, Reason, Scope};
-use resetgate::campaign::store::CampaignStore as _;
 use resetgate::clock::{Clock, SystemClock};
 use resetgate::config::{Config, Mode};
+use resetgate::storage::campaigns::CampaignStore as _;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
