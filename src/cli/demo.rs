@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::serve::run_until_drained;
 use super::{create_account, load};
 use crate::clock::{Clock as _, SystemClock};
-use crate::config::Mode;
+use crate::config::{LogFormat, Mode};
 use crate::hashing::hasher::MakeEngine;
 use crate::reset::email::EmailAddress;
 use crate::storage::memory::MemoryStore;
@@ -32,8 +32,12 @@ pub async fn run(
     engine: MakeEngine,
 ) -> anyhow::Result<ExitCode> {
     let config = load(Mode::Demo)?;
-    eprintln!("{DEMO_BANNER}");
-    tracing::warn!("demo mode: in-memory store, nothing is durable");
+    // A person at a terminal gets the banner; a JSON log stream must stay one object per line, so
+    // there the warning alone says it (at warn, so a log pipeline can alert on it).
+    if config.log_format == LogFormat::Text {
+        eprintln!("{DEMO_BANNER}");
+    }
+    tracing::warn!("demo mode: in-memory store, nothing is durable; use `resetgate serve` for production");
     let store = Arc::new(MemoryStore::new());
     let email = EmailAddress::parse(seed_email)
         .map_err(|_| anyhow::anyhow!("--seed-email {seed_email:?} is not an email address"))?;
