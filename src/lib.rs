@@ -31,6 +31,7 @@ pub mod campaign_bench;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod error_code;
 pub mod hashing;
 pub mod http;
 pub mod loadtest;

@@ -8,6 +8,8 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
+use crate::error_code::ErrorCode;
+
 /// 1 ms to 2 s: from a shed request to a slow hash under load.
 const LATENCY_BUCKETS: &[f64] = &[0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0];
 
@@ -15,7 +17,7 @@ pub struct Metrics {
     registry: Registry,
     /// HTTP requests by route and status class.
     pub http_requests: IntCounterVec,
-    /// Error responses by their stable error code (see http::errors).
+    /// Error responses by their stable error code (see error_code).
     pub http_errors: IntCounterVec,
     /// HTTP request latency in seconds, by route.
     pub http_duration: HistogramVec,
@@ -323,12 +325,12 @@ impl Metrics {
             m.hash_duration.with_label_values(&[lane]);
         }
         // The codes alerts and the dashboard divide by: shedding, and failures of our own.
-        for code in crate::http::errors::SHED_CODES.iter().chain(&[
-            "internal_error",
-            "service_unavailable",
-            "rate_limited",
+        for code in ErrorCode::SHED.iter().chain(&[
+            ErrorCode::InternalError,
+            ErrorCode::ServiceUnavailable,
+            ErrorCode::RateLimited,
         ]) {
-            m.http_errors.with_label_values(&[code]).reset();
+            m.http_errors.with_label_values(&[code.as_str()]).reset();
         }
         for outcome in ["retry", "dead"] {
             m.outbox_failed.with_label_values(&[outcome]).reset();

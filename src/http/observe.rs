@@ -13,8 +13,9 @@ use http::Request;
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 
-use super::errors::{ErrorCode, HttpResponse};
+use super::errors::HttpResponse;
 use super::router::route_label;
+use crate::error_code::ErrorCode;
 use crate::metrics::Metrics;
 
 const REQUEST_ID: &str = "x-request-id";
@@ -100,8 +101,8 @@ where
                     .http_requests
                     .with_label_values(&[route, status_class(status)])
                     .inc();
-                if let Some(ErrorCode(code)) = resp.extensions().get::<ErrorCode>() {
-                    metrics.http_errors.with_label_values(&[code]).inc();
+                if let Some(code) = resp.extensions().get::<ErrorCode>() {
+                    metrics.http_errors.with_label_values(&[code.as_str()]).inc();
                 }
                 metrics
                     .http_duration

@@ -84,14 +84,14 @@ async fn dispatch_admin(state: Arc<AppState>, req: Request<Incoming>) -> Result<
     match (segments.as_slice(), &method) {
         (["campaigns"], &Method::POST) => admin::create(state, req).await,
         (["campaigns"], &Method::GET) => admin::list(state).await,
-        (["campaigns"], _) => Err(Error::MethodNotAllowed("GET, POST")),
+        (["campaigns"], _) => Err(Error::MethodNotAllowed("GET, POST".into())),
         (["campaigns", n], &Method::GET) => admin::show(state, id(n)?).await,
         (["outbox"], &Method::GET) => admin::outbox(state).await,
-        (["campaigns", _] | ["outbox"], _) => Err(Error::MethodNotAllowed("GET")),
+        (["campaigns", _] | ["outbox"], _) => Err(Error::MethodNotAllowed("GET".into())),
         (["campaigns", n, action], m) => {
             let action = Action::parse(action).ok_or(Error::NotFound)?;
             if m != Method::POST {
-                return Err(Error::MethodNotAllowed("POST"));
+                return Err(Error::MethodNotAllowed("POST".into()));
             }
             admin::change(state, id(n)?, action).await
         }
@@ -124,7 +124,7 @@ async fn dispatch(
         "session" | "livez" | "readyz" | "metrics" => "GET",
         _ => return Err(Error::NotFound),
     };
-    Err(Error::MethodNotAllowed(allow))
+    Err(Error::MethodNotAllowed(allow.into()))
 }
 
 impl tower::Service<Request<Incoming>> for Router {

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use crate::campaign::model::{Action, CampaignId, NewCampaign, Reason, Scope};
 use crate::campaign::store::{CampaignStore, ChangeError};
+use crate::error_code::ErrorCode;
 use crate::http::errors::{json_response, Error, HttpResponse};
 use crate::http::extract;
 use crate::http::state::AppState;
@@ -47,16 +48,16 @@ pub fn authorize<B>(state: &AppState, req: &Request<B>) -> Result<(), Error> {
 }
 
 fn campaigns(state: &AppState) -> Result<&Arc<dyn CampaignStore>, Error> {
-    state.campaigns.as_ref().ok_or_else(|| Error::NotImplemented {
-        code: "campaigns_need_postgres",
-        message: "campaigns need the PostgreSQL store; the demo's in-memory store cannot run them".into(),
+    state.campaigns.as_ref().ok_or_else(|| Error::Rejected {
+        code: ErrorCode::CampaignsNeedPostgres,
+        detail: "campaigns need the PostgreSQL store; the demo's in-memory store cannot run them".into(),
     })
 }
 
-fn bad(code: &'static str, message: impl Into<String>) -> Error {
-    Error::BadRequest {
+fn bad(code: ErrorCode, detail: impl Into<String>) -> Error {
+    Error::Rejected {
         code,
-        message: message.into(),
+        detail: detail.into(),
     }
 }
 
@@ -78,8 +79,8 @@ fn parse_scope(v: &Value) -> Result<Scope, Error> {
     let obj = v
         .as_object()
         .filter(|o| o.len() == 1)
-        .ok_or_else(|| bad("invalid_scope", FORMS))?;
-    let invalid = |e: crate::campaign::model::InvalidCampaign| bad("invalid_scope", e.to_string());
+        .ok_or_else(|| bad(ErrorCode::InvalidScope, FORMS))?;
+    let invalid = |e: crate::campaign::model::InvalidCampaign| bad(ErrorCode::InvalidScope, e.to_string());
     match obj.iter().next() {
         Some((k, Value::Array(items))) if k == "account_ids" => {
             let ids = items
@@ -88,7 +89,7 @@ fn parse_scope(v: &Value) -> Result<Scope, Error> {
                 .map(|(i, x)| {
                     x.as_i64().ok_or_else(|| {
                         bad(
-                            "invalid_scope",
+                            ErrorCode::InvalidScope,
                             format!("entry {i} of account_ids is not an integer"),
                         )
                     })
@@ -101,16 +102,20 @@ fn parse_scope(v: &Value) -> Result<Scope, Error> {
                 .iter()
                 .enumerate()
                 .map(|(i, x)| {
-                    x.as_str()
-                        .ok_or_else(|| bad("invalid_scope", format!("entry {i} of emails is not a string")))
+                    x.as_str().ok_or_else(|| {
+                        bad(
+                            ErrorCode::InvalidScope,
+                            format!("entry {i} of emails is not a string"),
+                        )
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Scope::emails(&emails).map_err(invalid)
         }
         Some((k, Value::String(t))) if k == "created_before" => DateTime::parse_from_rfc3339(t)
             .map(|t| Scope::CreatedBefore(t.with_timezone(&Utc)))
-            .map_err(|e| bad("invalid_scope", format!("created_before: {e}"))),
-        _ => Err(bad("invalid_scope", FORMS)),
+            .map_err(|e| bad(ErrorCode::InvalidScope, format!("created_before: {e}"))),
+        _ => Err(bad(ErrorCode::InvalidScope, FORMS)),
     }
 }
 
@@ -121,7 +126,7 @@ pub async fn create(state: Arc<AppState>, req: Request<Incoming>) -> Result<Http
         scope: parse_scope(&body.scope)?,
         revoke_sessions: body.revoke_sessions,
         notify: body.notify,
-        reason: Reason::parse(&body.reason).map_err(|e| bad("invalid_reason", e.to_string()))?,
+        reason: Reason::parse(&body.reason).map_err(|e| bad(ErrorCode::InvalidReason, e.to_string()))?,
     };
     let created = store.create_campaign(&new, state.service.clock.now()).await?;
     tracing::warn!(
@@ -147,9 +152,9 @@ pub async fn list(state: Arc<AppState>) -> Result<HttpResponse, Error> {
 }
 
 fn not_found() -> Error {
-    Error::NotFoundCode {
-        code: "campaign_not_found",
-        message: "no such campaign".into(),
+    Error::Rejected {
+        code: ErrorCode::CampaignNotFound,
+        detail: "no such campaign".into(),
     }
 }
 
@@ -178,9 +183,9 @@ pub async fn change(state: Arc<AppState>, id: CampaignId, action: Action) -> Res
             ))
         }
         Err(ChangeError::NotFound) => Err(not_found()),
-        Err(ChangeError::NotAllowed(current)) => Err(Error::Conflict {
-            code: "invalid_transition",
-            message: format!("the campaign is {}; that action does not apply", current.as_str()),
+        Err(ChangeError::NotAllowed(current)) => Err(Error::Rejected {
+            code: ErrorCode::InvalidTransition,
+            detail: format!("the campaign is {}; that action does not apply", current.as_str()),
         }),
         Err(ChangeError::Store(e)) => Err(e.into()),
     }
