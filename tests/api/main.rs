@@ -11,6 +11,7 @@ mod deploy;
 mod health;
 mod login;
 mod malformed;
+mod openapi;
 mod overload;
 mod pacing;
 mod proxy;
