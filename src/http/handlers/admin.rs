@@ -70,6 +70,18 @@ struct CreateBody {
     reason: String,
 }
 
+/// JSON has one number type: `243.0` is the integer 243 to JSON Schema, and so to the OpenAPI
+/// document's `"type": "integer"`, so it is one here too.
+fn as_integer(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        let f = v.as_f64()?;
+        // 2^63 is exact as an f64; below it in magnitude, an integral f64 fits an i64 exactly.
+        #[allow(clippy::float_cmp, clippy::cast_possible_truncation)]
+        let exact = (f.trunc() == f && f.abs() < 9_223_372_036_854_775_808.0).then_some(f as i64);
+        exact
+    })
+}
+
 /// `"all"`, `{"account_ids": [..]}`, `{"emails": [..]}` or `{"created_before": "<RFC 3339>"}`.
 fn parse_scope(v: &Value) -> Result<Scope, Error> {
     const FORMS: &str = r#"scope must be "all", {"account_ids": [...]}, {"emails": [...]} or {"created_before": "<RFC 3339 time>"}"#;
@@ -87,7 +99,7 @@ fn parse_scope(v: &Value) -> Result<Scope, Error> {
                 .iter()
                 .enumerate()
                 .map(|(i, x)| {
-                    x.as_i64().ok_or_else(|| {
+                    as_integer(x).ok_or_else(|| {
                         bad(
                             ErrorCode::InvalidScope,
                             format!("entry {i} of account_ids is not an integer"),
@@ -194,4 +206,21 @@ pub async fn change(state: Arc<AppState>, id: CampaignId, action: Action) -> Res
 pub async fn outbox(state: Arc<AppState>) -> Result<HttpResponse, Error> {
     let summary = state.service.store.outbox_summary(DEAD_LIMIT).await?;
     Ok(json_response(StatusCode::OK, &json!(summary)))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::as_integer;
+
+    #[test]
+    fn integral_numbers_are_integers_however_written() {
+        assert_eq!(as_integer(&json!(243)), Some(243));
+        assert_eq!(as_integer(&json!(243.0)), Some(243));
+        assert_eq!(as_integer(&json!(-1.0)), Some(-1));
+        assert_eq!(as_integer(&json!(2.5)), None);
+        assert_eq!(as_integer(&json!(1e19)), None);
+        assert_eq!(as_integer(&json!("7")), None);
+    }
 }
