@@ -48,6 +48,7 @@ pub mod campaign;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod error_code;
 pub mod hashing;
 pub mod http;
 pub mod mail;

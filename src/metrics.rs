@@ -15,6 +15,7 @@ mod family;
 
 pub use family::{Family, Kind, Label, Seed};
 
+use crate::error_code::ErrorCode;
 use prometheus::{
     Encoder as _, Gauge, GaugeVec, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry,
     TextEncoder,
@@ -38,10 +39,17 @@ const ROUTE: Label = Label::fixed(
     ],
 );
 const STATUS_CLASS: Label = Label::fixed("status_class", &["1xx", "2xx", "3xx", "4xx", "5xx"]);
-const ERROR_CODE: Label = Label::bounded(
-    "code",
-    "the stable `code` of the error response (a fixed set of static strings)",
-);
+/// Every stable error code, so the label's values are a fixed, documented set.
+const ERROR_CODES: [&str; ErrorCode::ALL.len()] = {
+    let mut codes = [""; ErrorCode::ALL.len()];
+    let mut i = 0;
+    while i < codes.len() {
+        codes[i] = ErrorCode::ALL[i].as_str();
+        i += 1;
+    }
+    codes
+};
+const ERROR_CODE: Label = Label::fixed("code", &ERROR_CODES);
 const LANE: Label = Label::fixed("lane", &["confirm", "login", "background"]);
 const HASH_OUTCOME: Label = Label::fixed(
     "outcome",
@@ -65,14 +73,14 @@ const CAMPAIGN_PHASE: Label = Label::fixed(
 /// The codes alerts and the dashboard divide by: shedding, and failures of our own. They exist
 /// from start-up so that those ratios read 0, not "no data".
 const SEEDED_ERROR_CODES: [&str; 6] = {
-    let shed = crate::http::errors::SHED_CODES;
+    let [a, b, c] = ErrorCode::SHED;
     [
-        shed[0],
-        shed[1],
-        shed[2],
-        "internal_error",
-        "service_unavailable",
-        "rate_limited",
+        a.as_str(),
+        b.as_str(),
+        c.as_str(),
+        ErrorCode::InternalError.as_str(),
+        ErrorCode::ServiceUnavailable.as_str(),
+        ErrorCode::RateLimited.as_str(),
     ]
 };
 

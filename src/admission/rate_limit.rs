@@ -5,6 +5,9 @@
 //!
 //! The per-address limit on reset requests is not here: it needs the request body and must hold
 //! across replicas, so the reset flow counts it in the store.
+//!
+//! The layer knows nothing of HTTP responses: a refusal is its error, a [`Rejection`], which
+//! `http::errors` turns into the 429 along with every other layer's error.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -14,6 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_util::TryFutureExt as _;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::Request;
@@ -21,7 +25,6 @@ use tokio_util::sync::CancellationToken;
 use tower::{Layer, Service};
 
 use super::client_ip::{limit_key, ClientIp, PeerAddr};
-use crate::http::errors::{Error, HttpResponse};
 use crate::metrics::Metrics;
 
 /// How often idle per-address buckets are dropped, bounding memory under a flood of addresses.
@@ -39,7 +42,9 @@ pub struct RateLimitConfig {
     pub client_ip: ClientIp,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A limiter refused the request: which one, and how long until it would admit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("rate limited by the {limiter} limiter for {retry_after:?}")]
 pub struct Rejection {
     pub limiter: &'static str,
     pub retry_after: Duration,
@@ -156,29 +161,23 @@ pub struct RateLimit<S> {
 
 impl<S, B> Service<Request<B>> for RateLimit<S>
 where
-    S: Service<Request<B>, Response = HttpResponse>,
+    S: Service<Request<B>>,
     S::Future: Send + 'static,
-    S::Error: Send + 'static,
+    S::Response: Send + 'static,
+    S::Error: Into<tower::BoxError> + 'static,
 {
-    type Response = HttpResponse;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, S::Error>> + Send>>;
+    type Response = S::Response;
+    type Error = tower::BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, tower::BoxError>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), tower::BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         match self.limits.check(&req) {
-            Ok(()) => Box::pin(self.inner.call(req)),
-            Err(r) => {
-                let resp = Error::RateLimited {
-                    limiter: r.limiter,
-                    retry_after_secs: r.retry_after.as_secs() + 1,
-                }
-                .into_response();
-                Box::pin(std::future::ready(Ok(resp)))
-            }
+            Ok(()) => Box::pin(self.inner.call(req).err_into()),
+            Err(r) => Box::pin(std::future::ready(Err(r.into()))),
         }
     }
 }

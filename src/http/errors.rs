@@ -1,40 +1,57 @@
-//! The one place errors become responses. Clients get a stable machine-readable `code` and a short
-//! message; internal detail is logged here, once, and never sent.
+//! The one place errors become responses: RFC 9457 problem documents
+//! (`application/problem+json`) with the stable [`ErrorCode`] as the `code` extension member and a
+//! short `detail` for people. Internal detail is logged here, once, and never sent.
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use http_body_util::Full;
-use serde_json::json;
+use serde::Serialize;
 
+use crate::admission::rate_limit::Rejection;
+use crate::error_code::ErrorCode;
 use crate::reset::password::PolicyViolation;
 use crate::reset::service;
 use crate::storage::store::StoreError;
 
 pub type HttpResponse = Response<Full<Bytes>>;
 
-/// The stable code of an error response, left in its extensions so the observe layer can count
-/// errors by code (a fixed set of static strings, so the metric label stays bounded) without
-/// parsing the body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ErrorCode(pub &'static str);
+pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// Codes that mean the gateway refused work to protect itself (load shedding), as opposed to
-/// failing at it. Dashboards and alerts tell the two apart with these.
-pub const SHED_CODES: [&str; 3] = ["hashing_overloaded", "overloaded", "timeout"];
+/// Problem type URIs are `TYPE_PREFIX` + code. A tag URI (RFC 4151): an identifier that clients
+/// compare, not a link to fetch, so it stays valid wherever the docs live.
+pub const TYPE_PREFIX: &str = "tag:resetgate,2026:problem/";
+
+/// The body of every error response, members in the RFC's order, extensions last.
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    type_uri: String,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limiter: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    /// Refused input or an admin-API refusal that its code describes; `detail` is for people and
+    /// holds nothing internal (e.g. serde's field and position, or which scope forms exist).
+    #[error("{detail}")]
+    Rejected { code: ErrorCode, detail: String },
     #[error("request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("no such endpoint")]
     NotFound,
+    /// The methods the path does take, for the `Allow` header.
     #[error("method not allowed")]
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(String),
     #[error(transparent)]
     Policy(PolicyViolation),
     #[error("reset token is invalid, used or expired")]
@@ -46,12 +63,6 @@ pub enum Error {
     /// The admin API without a valid admin token. Says nothing about why.
     #[error("authentication required")]
     Unauthorized,
-    #[error("{message}")]
-    Conflict { code: &'static str, message: String },
-    #[error("{message}")]
-    NotFoundCode { code: &'static str, message: String },
-    #[error("{message}")]
-    NotImplemented { code: &'static str, message: String },
     #[error("session is invalid or expired")]
     SessionInvalid,
     #[error("service temporarily unavailable, retry shortly")]
@@ -75,44 +86,136 @@ pub enum Error {
     Internal,
 }
 
+/// The status every response with this code has: one status per code, so a client may branch on
+/// either.
+#[must_use]
+pub const fn status_of(code: ErrorCode) -> StatusCode {
+    use ErrorCode as C;
+    match code {
+        C::MalformedJson
+        | C::InvalidRequest
+        | C::BodyReadFailed
+        | C::InvalidEmail
+        | C::TokenInvalidOrExpired
+        | C::InvalidScope
+        | C::InvalidReason => StatusCode::BAD_REQUEST,
+        C::InvalidCredentials | C::SessionInvalid | C::Unauthorized => StatusCode::UNAUTHORIZED,
+        C::PasswordResetRequired => StatusCode::FORBIDDEN,
+        C::NotFound | C::CampaignNotFound => StatusCode::NOT_FOUND,
+        C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        C::InvalidTransition => StatusCode::CONFLICT,
+        C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        C::PasswordTooShort | C::PasswordTooLong | C::PasswordBlocklisted | C::PasswordMatchesEmail => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        C::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        C::CampaignsNeedPostgres => StatusCode::NOT_IMPLEMENTED,
+        C::ServiceUnavailable | C::Overloaded | C::HashingOverloaded | C::Timeout | C::NotReady => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}
+
+/// The problem type's title: the same for every occurrence of the code (RFC 9457 §3.1.3), while
+/// `detail` speaks of this occurrence.
+#[must_use]
+pub const fn title_of(code: ErrorCode) -> &'static str {
+    use ErrorCode as C;
+    match code {
+        C::MalformedJson => "Malformed JSON",
+        C::InvalidRequest => "Invalid request",
+        C::BodyReadFailed => "Unreadable request body",
+        C::InvalidEmail => "Invalid email address",
+        C::TokenInvalidOrExpired => "Reset token invalid or expired",
+        C::InvalidScope => "Invalid campaign scope",
+        C::InvalidReason => "Invalid campaign reason",
+        C::InvalidCredentials => "Invalid credentials",
+        C::SessionInvalid => "Session invalid",
+        C::Unauthorized => "Unauthorized",
+        C::PasswordResetRequired => "Password reset required",
+        C::NotFound => "Not found",
+        C::CampaignNotFound => "Campaign not found",
+        C::MethodNotAllowed => "Method not allowed",
+        C::InvalidTransition => "Invalid campaign transition",
+        C::PayloadTooLarge => "Payload too large",
+        C::UnsupportedMediaType => "Unsupported media type",
+        C::PasswordTooShort => "Password too short",
+        C::PasswordTooLong => "Password too long",
+        C::PasswordBlocklisted => "Password too common",
+        C::PasswordMatchesEmail => "Password matches the email address",
+        C::RateLimited => "Too many requests",
+        C::InternalError => "Internal error",
+        C::CampaignsNeedPostgres => "Campaigns need PostgreSQL",
+        C::ServiceUnavailable => "Service unavailable",
+        C::Overloaded => "Overloaded",
+        C::HashingOverloaded => "Hashing overloaded",
+        C::Timeout => "Request timed out",
+        C::NotReady => "Not ready",
+    }
+}
+
+/// The code of a password-policy refusal. The domain keeps its own spelling for the CLI; a unit
+/// test holds the two equal.
+const fn policy_code(v: PolicyViolation) -> ErrorCode {
+    match v {
+        PolicyViolation::TooShort { .. } => ErrorCode::PasswordTooShort,
+        PolicyViolation::TooLong { .. } => ErrorCode::PasswordTooLong,
+        PolicyViolation::Blocklisted => ErrorCode::PasswordBlocklisted,
+        PolicyViolation::MatchesEmail => ErrorCode::PasswordMatchesEmail,
+    }
+}
+
 impl Error {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    #[must_use]
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
-            Self::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            Self::Policy(v) => (StatusCode::UNPROCESSABLE_ENTITY, v.code()),
-            Self::TokenInvalid => (StatusCode::BAD_REQUEST, "token_invalid_or_expired"),
-            Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
-            Self::PasswordResetRequired => (StatusCode::FORBIDDEN, "password_reset_required"),
-            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
-            Self::NotFoundCode { code, .. } => (StatusCode::NOT_FOUND, code),
-            Self::NotImplemented { code, .. } => (StatusCode::NOT_IMPLEMENTED, code),
-            Self::SessionInvalid => (StatusCode::UNAUTHORIZED, "session_invalid"),
-            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
-            Self::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
-            Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
-            Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
-            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            Self::HashingOverloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "hashing_overloaded"),
-            Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            Self::Rejected { code, .. } => *code,
+            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::NotFound => ErrorCode::NotFound,
+            Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            Self::Policy(v) => policy_code(*v),
+            Self::TokenInvalid => ErrorCode::TokenInvalidOrExpired,
+            Self::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Self::PasswordResetRequired => ErrorCode::PasswordResetRequired,
+            Self::Unauthorized => ErrorCode::Unauthorized,
+            Self::SessionInvalid => ErrorCode::SessionInvalid,
+            Self::Unavailable => ErrorCode::ServiceUnavailable,
+            Self::NotReady(_) => ErrorCode::NotReady,
+            Self::Timeout => ErrorCode::Timeout,
+            Self::Overloaded => ErrorCode::Overloaded,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::HashingOverloaded { .. } => ErrorCode::HashingOverloaded,
+            Self::Internal => ErrorCode::InternalError,
         }
     }
 
     #[must_use]
     pub fn into_response(self) -> HttpResponse {
-        let (status, code) = self.status_and_code();
-        let mut body = json!({ "error": { "code": code, "message": self.to_string() } });
-        match &self {
-            Self::NotReady(reason) => body["error"]["reason"] = json!(reason),
-            Self::RateLimited { limiter, .. } => body["error"]["limiter"] = json!(limiter),
-            _ => {}
-        }
-        let mut resp = json_response(status, &body);
-        resp.extensions_mut().insert(ErrorCode(code));
+        let code = self.code();
+        let status = status_of(code);
+        let body = Problem {
+            type_uri: format!("{TYPE_PREFIX}{code}"),
+            title: title_of(code),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: code.as_str(),
+            limiter: match &self {
+                Self::RateLimited { limiter, .. } => Some(limiter),
+                _ => None,
+            },
+            reason: match &self {
+                Self::NotReady(reason) => Some(reason),
+                _ => None,
+            },
+        };
+        // Serialising a struct of strings and an integer cannot fail.
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        let mut resp = body_response(status, PROBLEM_JSON, body);
+        // Left for the observe layer, which counts errors by code without parsing the body.
+        resp.extensions_mut().insert(code);
         let h = resp.headers_mut();
         match self {
             Self::Unavailable | Self::Timeout | Self::Overloaded | Self::NotReady(_) => {
@@ -122,10 +225,12 @@ impl Error {
                 h.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
             }
             Self::MethodNotAllowed(allow) => {
-                h.insert(ALLOW, HeaderValue::from_static(allow));
+                if let Ok(v) = HeaderValue::from_str(&allow) {
+                    h.insert(ALLOW, v);
+                }
             }
             Self::InvalidCredentials | Self::SessionInvalid | Self::Unauthorized => {
-                h.insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                h.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             _ => {}
         }
@@ -136,10 +241,14 @@ impl Error {
 /// A JSON response that no cache may keep: these bodies carry session tokens and account state.
 #[must_use]
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> HttpResponse {
-    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    body_response(status, "application/json", body.to_string().into_bytes())
+}
+
+fn body_response(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> HttpResponse {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
@@ -183,7 +292,18 @@ impl From<service::Error> for Error {
     }
 }
 
-/// Errors raised by the middleware layers (timeout, load shed) rather than by handlers.
+impl From<Rejection> for Error {
+    fn from(r: Rejection) -> Self {
+        Self::RateLimited {
+            limiter: r.limiter,
+            // Rounded up: retrying at the truncated second would be refused again.
+            retry_after_secs: r.retry_after.as_secs() + 1,
+        }
+    }
+}
+
+/// Errors raised by the middleware layers (timeout, load shed, rate limits) rather than by
+/// handlers.
 ///
 /// # Errors
 /// Never: the error type stays `BoxError` only because `MapResult::poll_ready` converts with `From`.
@@ -192,7 +312,9 @@ pub fn from_middleware(
     result: Result<HttpResponse, tower::BoxError>,
 ) -> Result<HttpResponse, tower::BoxError> {
     Ok(result.unwrap_or_else(|e| {
-        if e.is::<tower::timeout::error::Elapsed>() {
+        if let Some(r) = e.downcast_ref::<Rejection>() {
+            Error::from(*r).into_response()
+        } else if e.is::<tower::timeout::error::Elapsed>() {
             Error::Timeout.into_response()
         } else if e.is::<tower::load_shed::error::Overloaded>() {
             Error::Overloaded.into_response()
@@ -201,4 +323,79 @@ pub fn from_middleware(
             Error::Internal.into_response()
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt as _;
+    use serde_json::json;
+
+    use super::*;
+
+    async fn body(resp: HttpResponse) -> serde_json::Value {
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn errors_are_problem_documents_with_the_code_as_extension() {
+        let resp = Error::RateLimited {
+            limiter: "ip",
+            retry_after_secs: 7,
+        }
+        .into_response();
+        assert_eq!(resp.status(), 429);
+        assert_eq!(resp.headers()[CONTENT_TYPE], PROBLEM_JSON);
+        assert_eq!(resp.headers()[RETRY_AFTER], "7");
+        assert_eq!(
+            resp.extensions().get::<ErrorCode>(),
+            Some(&ErrorCode::RateLimited)
+        );
+        assert_eq!(
+            body(resp).await,
+            json!({
+                "type": "tag:resetgate,2026:problem/rate_limited",
+                "title": "Too many requests",
+                "status": 429,
+                "detail": "too many requests, retry later",
+                "code": "rate_limited",
+                "limiter": "ip",
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn internal_errors_say_nothing_internal() {
+        let resp = Error::from(StoreError::Unavailable("password=hunter2 host=db".into())).into_response();
+        assert_eq!(resp.status(), 503);
+        let text = body(resp).await.to_string();
+        assert!(!text.contains("hunter2") && !text.contains("host=db"), "{text}");
+    }
+
+    #[test]
+    fn policy_codes_match_the_domain_spelling() {
+        for v in [
+            PolicyViolation::TooShort { min: 15 },
+            PolicyViolation::TooLong { max: 64 },
+            PolicyViolation::Blocklisted,
+            PolicyViolation::MatchesEmail,
+        ] {
+            assert_eq!(policy_code(v).as_str(), v.code());
+        }
+    }
+
+    #[test]
+    fn a_rejection_rounds_its_wait_up() {
+        let e = Error::from(Rejection {
+            limiter: "global",
+            retry_after: std::time::Duration::from_millis(300),
+        });
+        assert!(matches!(
+            e,
+            Error::RateLimited {
+                limiter: "global",
+                retry_after_secs: 1
+            }
+        ));
+    }
 }

@@ -1,5 +1,5 @@
 //! Reading request input. The body limit lives here rather than in a tower layer so that an
-//! oversize body gets the same JSON error shape as every other bad input.
+//! oversize body gets the same problem document as every other bad input.
 
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
@@ -9,6 +9,7 @@ use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
 
 use super::errors::Error;
+use crate::error_code::ErrorCode;
 use crate::reset::email::EmailAddress;
 use crate::reset::token::BearerToken;
 
@@ -34,22 +35,22 @@ pub async fn json<T: DeserializeOwned>(req: Request<Incoming>, limit: usize) -> 
         Ok(c) => c.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(Error::PayloadTooLarge(limit)),
         Err(_) => {
-            return Err(Error::BadRequest {
-                code: "body_read_failed",
-                message: "could not read the request body".into(),
+            return Err(Error::Rejected {
+                code: ErrorCode::BodyReadFailed,
+                detail: "could not read the request body".into(),
             })
         }
     };
     serde_json::from_slice(&bytes).map_err(|e| {
         let code = if e.is_data() {
-            "invalid_request"
+            ErrorCode::InvalidRequest
         } else {
-            "malformed_json"
+            ErrorCode::MalformedJson
         };
         // serde's message names the field and position, never server internals.
-        Error::BadRequest {
+        Error::Rejected {
             code,
-            message: e.to_string(),
+            detail: e.to_string(),
         }
     })
 }
@@ -85,8 +86,8 @@ pub fn bearer<B>(req: &Request<B>) -> Result<BearerToken, Error> {
 /// # Errors
 /// `400 invalid_email` when it cannot be an address (this says nothing about accounts).
 pub fn email(raw: &str) -> Result<EmailAddress, Error> {
-    EmailAddress::parse(raw).map_err(|e| Error::BadRequest {
-        code: "invalid_email",
-        message: e.to_string(),
+    EmailAddress::parse(raw).map_err(|e| Error::Rejected {
+        code: ErrorCode::InvalidEmail,
+        detail: e.to_string(),
     })
 }

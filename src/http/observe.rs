@@ -13,8 +13,9 @@ use http::Request;
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 
-use super::errors::{ErrorCode, HttpResponse};
+use super::errors::HttpResponse;
 use super::router::route_label;
+use crate::error_code::ErrorCode;
 use crate::metrics::Metrics;
 
 const REQUEST_ID: &str = "x-request-id";
@@ -40,11 +41,12 @@ pub struct Observe<S> {
     metrics: Arc<Metrics>,
 }
 
-/// An incoming id is kept only if it is short printable ASCII: it lands in logs and headers.
+/// An incoming id is kept only if it is short printable ASCII, and not empty: it lands in logs and
+/// headers, and an empty one would identify nothing.
 fn request_id<B>(req: &Request<B>) -> HeaderValue {
     req.headers()
         .get(REQUEST_ID)
-        .filter(|v| v.len() <= 64 && v.as_bytes().iter().all(u8::is_ascii_graphic))
+        .filter(|v| (1..=64).contains(&v.len()) && v.as_bytes().iter().all(u8::is_ascii_graphic))
         .cloned()
         .unwrap_or_else(|| {
             HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
@@ -100,8 +102,8 @@ where
                     .http_requests
                     .with_label_values(&[route, status_class(status)])
                     .inc();
-                if let Some(ErrorCode(code)) = resp.extensions().get::<ErrorCode>() {
-                    metrics.http_errors.with_label_values(&[code]).inc();
+                if let Some(code) = resp.extensions().get::<ErrorCode>() {
+                    metrics.http_errors.with_label_values(&[code.as_str()]).inc();
                 }
                 metrics
                     .http_duration
@@ -117,5 +119,31 @@ where
             }
             .instrument(span),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id_for(incoming: &str) -> HeaderValue {
+        let mut req = Request::new(());
+        req.headers_mut()
+            .insert(REQUEST_ID, HeaderValue::from_str(incoming).unwrap());
+        request_id(&req)
+    }
+
+    #[test]
+    fn only_sane_request_ids_are_kept() {
+        assert_eq!(id_for("abc-123"), "abc-123");
+        let longest = "x".repeat(64);
+        assert_eq!(id_for(&longest), longest.as_str());
+        for bad in [String::new(), "has space".into(), "x".repeat(65)] {
+            let id = id_for(&bad);
+            assert!(
+                uuid::Uuid::parse_str(id.to_str().unwrap()).is_ok(),
+                "{bad:?} -> {id:?}"
+            );
+        }
     }
 }

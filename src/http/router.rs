@@ -1,5 +1,6 @@
-//! Method + path dispatch. Hand-written: seven fixed routes need no routing crate, and the same
-//! table gives the bounded `route` label for metrics.
+//! Method + path dispatch. Hand-written: a fixed table of routes needs no routing crate, and the
+//! same table gives the bounded `route` label for metrics and is what docs/openapi.json must
+//! describe, operation for operation (tests/api/openapi.rs holds the two equal).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -7,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Method, Request};
+use http::Request;
 use hyper::body::Incoming;
 
 use super::errors::{Error, HttpResponse};
@@ -15,35 +16,191 @@ use super::handlers::{admin, ops, reset, session};
 use super::state::AppState;
 use crate::campaign::model::Action;
 
-/// Route names for metrics and logs; anything else is "unmatched", so labels stay bounded.
-#[must_use]
-pub fn route_label(path: &str) -> &'static str {
-    match path {
-        "/v1/password-reset/request" => "reset_request",
-        "/v1/password-reset/confirm" => "reset_confirm",
-        "/v1/login" => "login",
-        "/v1/session" => "session",
-        "/livez" => "livez",
-        "/readyz" => "readyz",
-        "/metrics" => "metrics",
-        p if p.starts_with("/admin/") => "admin",
-        _ => "unmatched",
-    }
-}
-
-/// Probes and metrics: served outside the admission layers (see `stack.rs`).
-#[must_use]
-pub fn is_operational(path: &str) -> bool {
-    matches!(route_label(path), "livez" | "readyz" | "metrics")
-}
-
-/// Which listener a router serves: the public API, the ops listener (metrics and probes), or the
-/// admin listener (the admin API, behind its token).
+/// Which listener a router serves: the public API, the ops listener (metrics, probes, the API
+/// document), or the admin listener (the admin API, behind its token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listener {
     Public,
     Ops,
     Admin,
+}
+
+impl Listener {
+    /// The listener's name, also the OpenAPI tag of the operations it serves.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Ops => "ops",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// What a route runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    ResetRequest,
+    ResetConfirm,
+    Login,
+    Session,
+    Livez,
+    Readyz,
+    Metrics,
+    OpenApi,
+    ListCampaigns,
+    CreateCampaign,
+    ShowCampaign,
+    ChangeCampaign(Action),
+    Outbox,
+}
+
+/// One operation: a method on a path template, on the listeners that serve it.
+#[derive(Debug)]
+pub struct Route {
+    pub method: &'static str,
+    /// As OpenAPI writes it; `{id}` matches one path segment (a positive campaign id).
+    pub path: &'static str,
+    /// The `route` label of the HTTP metrics.
+    pub label: &'static str,
+    pub listeners: &'static [Listener],
+    op: Op,
+}
+
+use Listener::{Admin, Ops, Public};
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    label: &'static str,
+    listeners: &'static [Listener],
+    op: Op,
+) -> Route {
+    Route {
+        method,
+        path,
+        label,
+        listeners,
+        op,
+    }
+}
+
+/// Every operation the gateway serves. /metrics only on ops (it would reveal, e.g., how many
+/// reset emails went out, which a public caller could correlate with its own requests); the API
+/// only on public; the admin API only on admin. Liveness answers everywhere, so each listener can
+/// be probed on its own. Where a path takes several methods, their order here is the `Allow`
+/// header's.
+pub const ROUTES: &[Route] = &[
+    route(
+        "POST",
+        "/v1/password-reset/request",
+        "reset_request",
+        &[Public],
+        Op::ResetRequest,
+    ),
+    route(
+        "POST",
+        "/v1/password-reset/confirm",
+        "reset_confirm",
+        &[Public],
+        Op::ResetConfirm,
+    ),
+    route("POST", "/v1/login", "login", &[Public], Op::Login),
+    route("GET", "/v1/session", "session", &[Public], Op::Session),
+    route("GET", "/livez", "livez", &[Public, Ops, Admin], Op::Livez),
+    route("GET", "/readyz", "readyz", &[Public, Ops], Op::Readyz),
+    route("GET", "/metrics", "metrics", &[Ops], Op::Metrics),
+    route("GET", "/openapi.json", "openapi", &[Ops], Op::OpenApi),
+    route("GET", "/admin/v1/campaigns", "admin", &[Admin], Op::ListCampaigns),
+    route(
+        "POST",
+        "/admin/v1/campaigns",
+        "admin",
+        &[Admin],
+        Op::CreateCampaign,
+    ),
+    route(
+        "GET",
+        "/admin/v1/campaigns/{id}",
+        "admin",
+        &[Admin],
+        Op::ShowCampaign,
+    ),
+    route(
+        "POST",
+        "/admin/v1/campaigns/{id}/pause",
+        "admin",
+        &[Admin],
+        Op::ChangeCampaign(Action::Pause),
+    ),
+    route(
+        "POST",
+        "/admin/v1/campaigns/{id}/resume",
+        "admin",
+        &[Admin],
+        Op::ChangeCampaign(Action::Resume),
+    ),
+    route(
+        "POST",
+        "/admin/v1/campaigns/{id}/cancel",
+        "admin",
+        &[Admin],
+        Op::ChangeCampaign(Action::Cancel),
+    ),
+    route("GET", "/admin/v1/outbox", "admin", &[Admin], Op::Outbox),
+];
+
+/// A path that fits a route's template.
+#[derive(Debug, PartialEq, Eq)]
+struct Matched<'p> {
+    /// The `{id}` segment, for templates that have one.
+    id: Option<&'p str>,
+}
+
+impl Route {
+    fn matches<'p>(&self, path: &'p str) -> Option<Matched<'p>> {
+        let mut id = None;
+        let mut want = self.path.split('/');
+        let mut got = path.split('/');
+        loop {
+            match (want.next(), got.next()) {
+                (None, None) => return Some(Matched { id }),
+                (Some("{id}"), Some(seg)) if !seg.is_empty() => id = Some(seg),
+                (Some(w), Some(g)) if w == g => {}
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// Admin paths are matched without a trailing slash, as they always were; the public API's paths
+/// are exact.
+fn normalise(path: &str) -> &str {
+    if path.starts_with("/admin/") {
+        path.trim_end_matches('/')
+    } else {
+        path
+    }
+}
+
+/// Route names for metrics and logs; anything else is "unmatched", so labels stay bounded.
+#[must_use]
+pub fn route_label(path: &str) -> &'static str {
+    let path = normalise(path);
+    if let Some(r) = ROUTES.iter().find(|r| r.matches(path).is_some()) {
+        return r.label;
+    }
+    if path.starts_with("/admin/") {
+        "admin"
+    } else {
+        "unmatched"
+    }
+}
+
+/// Probes, metrics and the API document: served outside the admission layers (see `stack.rs`).
+#[must_use]
+pub fn is_operational(path: &str) -> bool {
+    matches!(route_label(path), "livez" | "readyz" | "metrics" | "openapi")
 }
 
 #[derive(Clone)]
@@ -59,44 +216,12 @@ impl Router {
     }
 }
 
-/// Routes a listener serves: /metrics only on ops (it would reveal, e.g., how many reset emails
-/// went out, which a public caller could correlate with its own requests); the API only on public.
-fn served(listener: Listener, route: &str) -> bool {
-    match listener {
-        Listener::Public => !matches!(route, "metrics" | "admin"),
-        Listener::Ops => matches!(route, "livez" | "readyz" | "metrics"),
-        Listener::Admin => matches!(route, "admin" | "livez"),
-    }
-}
-
-/// The admin API. The token is checked before the path, so a caller without it learns nothing,
-/// not even which paths exist.
-async fn dispatch_admin(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
-    admin::authorize(&state, &req)?;
-    let method = req.method().clone();
-    let path = req.uri().path().trim_end_matches('/').to_owned();
-    let segments: Vec<&str> = path
-        .strip_prefix("/admin/v1/")
-        .ok_or(Error::NotFound)?
-        .split('/')
-        .collect();
-    let id = |s: &str| s.parse::<i64>().ok().filter(|id| *id > 0).ok_or(Error::NotFound);
-    match (segments.as_slice(), &method) {
-        (["campaigns"], &Method::POST) => admin::create(state, req).await,
-        (["campaigns"], &Method::GET) => admin::list(state).await,
-        (["campaigns"], _) => Err(Error::MethodNotAllowed("GET, POST")),
-        (["campaigns", n], &Method::GET) => admin::show(state, id(n)?).await,
-        (["outbox"], &Method::GET) => admin::outbox(state).await,
-        (["campaigns", _] | ["outbox"], _) => Err(Error::MethodNotAllowed("GET")),
-        (["campaigns", n, action], m) => {
-            let action = Action::parse(action).ok_or(Error::NotFound)?;
-            if m != Method::POST {
-                return Err(Error::MethodNotAllowed("POST"));
-            }
-            admin::change(state, id(n)?, action).await
-        }
-        _ => Err(Error::NotFound),
-    }
+/// A campaign id segment: a positive integer, or the campaign cannot exist.
+fn campaign_id(segment: Option<&str>) -> Result<i64, Error> {
+    segment
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|id| *id > 0)
+        .ok_or(Error::NotFound)
 }
 
 async fn dispatch(
@@ -104,27 +229,46 @@ async fn dispatch(
     listener: Listener,
     req: Request<Incoming>,
 ) -> Result<HttpResponse, Error> {
-    let method = req.method().clone();
-    let route = route_label(req.uri().path());
-    if !served(listener, route) {
-        return Err(Error::NotFound);
+    // The admin token is checked before the path, so a caller without it learns nothing, not even
+    // which admin paths exist.
+    if listener == Listener::Admin && req.uri().path().starts_with("/admin/") {
+        admin::authorize(&state, &req)?;
     }
-    if route == "admin" {
-        return dispatch_admin(state, req).await;
+    let path = normalise(req.uri().path());
+    let mut allow: Vec<&str> = Vec::new();
+    let mut found = None;
+    for r in ROUTES.iter().filter(|r| r.listeners.contains(&listener)) {
+        if let Some(m) = r.matches(path) {
+            if r.method == req.method().as_str() {
+                found = Some((r.op, m.id.map(str::to_owned)));
+                break;
+            }
+            allow.push(r.method);
+        }
     }
-    let allow = match route {
-        "reset_request" if method == Method::POST => return reset::request(state, req).await,
-        "reset_confirm" if method == Method::POST => return reset::confirm(state, req).await,
-        "login" if method == Method::POST => return session::login(state, req).await,
-        "session" if method == Method::GET => return session::current(state, req).await,
-        "livez" if method == Method::GET => return Ok(ops::livez()),
-        "readyz" if method == Method::GET => return ops::readyz(state).await,
-        "metrics" if method == Method::GET => return Ok(ops::metrics(&state)),
-        "reset_request" | "reset_confirm" | "login" => "POST",
-        "session" | "livez" | "readyz" | "metrics" => "GET",
-        _ => return Err(Error::NotFound),
+    let Some((op, id)) = found else {
+        return Err(if allow.is_empty() {
+            Error::NotFound
+        } else {
+            Error::MethodNotAllowed(allow.join(", "))
+        });
     };
-    Err(Error::MethodNotAllowed(allow))
+    let id = id.as_deref();
+    match op {
+        Op::ResetRequest => reset::request(state, req).await,
+        Op::ResetConfirm => reset::confirm(state, req).await,
+        Op::Login => session::login(state, req).await,
+        Op::Session => session::current(state, req).await,
+        Op::Livez => Ok(ops::livez()),
+        Op::Readyz => ops::readyz(state).await,
+        Op::Metrics => Ok(ops::metrics(&state)),
+        Op::OpenApi => Ok(ops::openapi()),
+        Op::ListCampaigns => admin::list(state).await,
+        Op::CreateCampaign => admin::create(state, req).await,
+        Op::ShowCampaign => admin::show(state, campaign_id(id)?).await,
+        Op::ChangeCampaign(action) => admin::change(state, campaign_id(id)?, action).await,
+        Op::Outbox => admin::outbox(state).await,
+    }
 }
 
 impl tower::Service<Request<Incoming>> for Router {
@@ -144,5 +288,41 @@ impl tower::Service<Request<Incoming>> for Router {
                 .await
                 .unwrap_or_else(Error::into_response))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_stay_bounded() {
+        assert_eq!(route_label("/v1/login"), "login");
+        assert_eq!(route_label("/v1/login/"), "unmatched");
+        assert_eq!(route_label("/admin/v1/campaigns/7/pause/"), "admin");
+        assert_eq!(route_label("/admin/v1/anything"), "admin");
+        assert_eq!(route_label("/openapi.json"), "openapi");
+        assert_eq!(route_label("/nope"), "unmatched");
+    }
+
+    #[test]
+    fn templates_match_whole_segments() {
+        let show = ROUTES.iter().find(|r| r.op == Op::ShowCampaign).unwrap();
+        assert_eq!(
+            show.matches("/admin/v1/campaigns/42"),
+            Some(Matched { id: Some("42") })
+        );
+        assert_eq!(show.matches("/admin/v1/campaigns/"), None);
+        assert_eq!(show.matches("/admin/v1/campaigns/42/pause"), None);
+        assert_eq!(show.matches("/admin/v1/campaign/42"), None);
+    }
+
+    #[test]
+    fn each_method_and_path_is_routed_once() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!((a.method, a.path) != (b.method, b.path), "{a:?} twice");
+            }
+        }
     }
 }

@@ -5,8 +5,8 @@
 //! 2. split: probes and metrics (/livez, /readyz, /metrics) go straight to the router. They must
 //!    answer when the API is saturated: an orchestrator that sees a shed liveness probe restarts a
 //!    healthy pod in the middle of the surge it was built for.
-//! 3. map_result: turns the errors of the layers below (timeout, shed) into JSON responses; the
-//!    one place besides `errors.rs` that knows about middleware errors.
+//! 3. map_result: turns the errors of the layers below (timeout, shed, rate limits) into problem
+//!    responses, through `errors::from_middleware`: no layer builds a response of its own.
 //! 4. timeout: bounds a request's total time, including time spent waiting below.
 //! 5. load_shed: answers 503 at once when the layer below is not ready, instead of queueing.
 //! 6. rate limits (per client address, then global): a 429 costs two atomic operations and is
@@ -17,8 +17,8 @@
 //! 8. router.
 //!
 //! The body limit is applied where bodies are read (`extract::json`), so an oversize body gets the
-//! same JSON error as all other bad input. The per-address limit on reset emails needs the body
-//! and must hold across replicas, so the reset flow enforces it in the store.
+//! same problem document as all other bad input. The per-address limit on reset emails needs the
+//! body and must hold across replicas, so the reset flow enforces it in the store.
 //!
 //! The ops listener (/metrics and probes) gets only the observe layer: nothing there is
 //! expensive, and a scrape must work when the API is saturated.

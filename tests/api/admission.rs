@@ -39,8 +39,8 @@ async fn per_ip_limit_answers_429_without_hashing(backend: Backend) {
         .unwrap();
     assert!((1..=61).contains(&retry), "{retry}");
     let body: Value = limited.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "rate_limited");
-    assert_eq!(body["error"]["limiter"], "ip");
+    assert_eq!(body["code"], "rate_limited");
+    assert_eq!(body["limiter"], "ip");
 
     let metrics = app.metrics().await;
     assert!(
@@ -104,7 +104,7 @@ async fn per_address_reset_limit_is_the_same_for_unknown_addresses(backend: Back
     let resp = app.request_reset("ALICE@example.com").await;
     assert_eq!(resp.status(), 429, "the count follows the normalised address");
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["error"]["limiter"], "email");
+    assert_eq!(body["limiter"], "email");
 
     // A new window opens after an hour.
     app.clock.advance(chrono::Duration::minutes(61));
@@ -159,7 +159,7 @@ async fn a_saturated_hash_pool_sheds_logins_with_503_and_retry_after(backend: Ba
                 assert!(retry_after.is_some(), "503 without Retry-After");
                 assert!(elapsed < Duration::from_millis(500), "shed after {elapsed:?}");
                 let body: Value = resp.json().await.unwrap();
-                assert_eq!(body["error"]["code"], "hashing_overloaded");
+                assert_eq!(body["code"], "hashing_overloaded");
             }
             other => panic!("unexpected status {other}"),
         }

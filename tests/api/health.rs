@@ -88,8 +88,8 @@ async fn readiness_flips_on_shutdown_and_in_flight_requests_finish(backend: Back
     assert_eq!(ready.status(), 503);
     assert_eq!(ready.headers()["retry-after"], "1");
     let body = json(ready).await;
-    assert_eq!(body["error"]["code"], "not_ready");
-    assert_eq!(body["error"]["reason"], "draining");
+    assert_eq!(body["code"], "not_ready");
+    assert_eq!(body["reason"], "draining");
     assert_eq!(app.get("/livez").await.status(), 200);
 
     let resp = in_flight
@@ -137,7 +137,7 @@ async fn database_outage_is_a_fast_503_and_recovers() {
     assert!(elapsed < Duration::from_secs(3), "outage answer took {elapsed:?}");
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 503);
-    assert_eq!(json(ready).await["error"]["reason"], "database_unreachable");
+    assert_eq!(json(ready).await["reason"], "database_unreachable");
     let login = app.login("alice@example.com", PASSWORD).await;
     assert_eq!(login.status(), 503);
 

@@ -496,9 +496,9 @@ pub async fn json(resp: reqwest::Response) -> Value {
 }
 
 pub async fn error_code(resp: reqwest::Response) -> String {
-    json(resp).await["error"]["code"]
+    json(resp).await["code"]
         .as_str()
-        .expect("error.code")
+        .expect("the problem document has a code")
         .to_owned()
 }
 

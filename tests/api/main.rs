@@ -12,6 +12,7 @@ mod health;
 mod logging;
 mod login;
 mod malformed;
+mod openapi;
 mod overload;
 mod pacing;
 mod proxy;

@@ -91,9 +91,18 @@ async fn malformed_bodies_get_4xx_json_errors(backend: Backend) {
     for (path, ct, body, status, code) in cases {
         let resp = post_raw(&app, path, ct, body).await;
         assert_eq!(resp.status(), status, "{path} {ct:?} {body:.40}");
-        assert_eq!(resp.headers()["content-type"], "application/json");
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
         let got: Value = resp.json().await.unwrap();
-        assert_eq!(got["error"]["code"], code, "{path} {body:.60} -> {got}");
+        assert_eq!(got["code"], code, "{path} {body:.60} -> {got}");
+        // RFC 9457: the type names the code, the status is repeated, title and detail are text.
+        assert_eq!(got["type"], format!("tag:resetgate,2026:problem/{code}"), "{got}");
+        assert_eq!(got["status"], status, "{got}");
+        for member in ["title", "detail"] {
+            assert!(
+                got[member].as_str().is_some_and(|t| !t.is_empty()),
+                "{member}: {got}"
+            );
+        }
     }
     // A charset parameter on the content type is fine.
     let ok = post_raw(

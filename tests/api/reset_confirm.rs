@@ -87,8 +87,8 @@ async fn policy_errors_have_codes_and_keep_the_token(backend: Backend) {
         let resp = app.confirm(&token, password, None).await;
         assert_eq!(resp.status(), 422, "{code}");
         let body = json(resp).await;
-        assert_eq!(body["error"]["code"], code);
-        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_eq!(body["code"], code);
+        assert!(body["detail"].as_str().is_some_and(|m| !m.is_empty()));
     }
     // No composition rules: lowercase words with spaces are fine, and the token still works.
     assert_eq!(

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::campaign::model::{Action, CampaignId, NewCampaign, Reason, Scope};
+use crate::error_code::ErrorCode;
 use crate::http::errors::{json_response, Error, HttpResponse};
 use crate::http::extract;
 use crate::http::state::AppState;
@@ -47,16 +48,16 @@ pub fn authorize<B>(state: &AppState, req: &Request<B>) -> Result<(), Error> {
 }
 
 fn campaigns(state: &AppState) -> Result<&Arc<dyn CampaignStore>, Error> {
-    state.campaigns.as_ref().ok_or_else(|| Error::NotImplemented {
-        code: "campaigns_need_postgres",
-        message: "campaigns need the PostgreSQL store; the demo's in-memory store cannot run them".into(),
+    state.campaigns.as_ref().ok_or_else(|| Error::Rejected {
+        code: ErrorCode::CampaignsNeedPostgres,
+        detail: "campaigns need the PostgreSQL store; the demo's in-memory store cannot run them".into(),
     })
 }
 
-fn bad(code: &'static str, message: impl Into<String>) -> Error {
-    Error::BadRequest {
+fn bad(code: ErrorCode, detail: impl Into<String>) -> Error {
+    Error::Rejected {
         code,
-        message: message.into(),
+        detail: detail.into(),
     }
 }
 
@@ -69,6 +70,18 @@ struct CreateBody {
     reason: String,
 }
 
+/// JSON has one number type: `243.0` is the integer 243 to JSON Schema, and so to the OpenAPI
+/// document's `"type": "integer"`, so it is one here too.
+fn as_integer(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        let f = v.as_f64()?;
+        // 2^63 is exact as an f64; below it in magnitude, an integral f64 fits an i64 exactly.
+        #[allow(clippy::float_cmp, clippy::cast_possible_truncation)]
+        let exact = (f.trunc() == f && f.abs() < 9_223_372_036_854_775_808.0).then_some(f as i64);
+        exact
+    })
+}
+
 /// `"all"`, `{"account_ids": [..]}`, `{"emails": [..]}` or `{"created_before": "<RFC 3339>"}`.
 fn parse_scope(v: &Value) -> Result<Scope, Error> {
     const FORMS: &str = r#"scope must be "all", {"account_ids": [...]}, {"emails": [...]} or {"created_before": "<RFC 3339 time>"}"#;
@@ -78,17 +91,17 @@ fn parse_scope(v: &Value) -> Result<Scope, Error> {
     let obj = v
         .as_object()
         .filter(|o| o.len() == 1)
-        .ok_or_else(|| bad("invalid_scope", FORMS))?;
-    let invalid = |e: crate::campaign::model::InvalidCampaign| bad("invalid_scope", e.to_string());
+        .ok_or_else(|| bad(ErrorCode::InvalidScope, FORMS))?;
+    let invalid = |e: crate::campaign::model::InvalidCampaign| bad(ErrorCode::InvalidScope, e.to_string());
     match obj.iter().next() {
         Some((k, Value::Array(items))) if k == "account_ids" => {
             let ids = items
                 .iter()
                 .enumerate()
                 .map(|(i, x)| {
-                    x.as_i64().ok_or_else(|| {
+                    as_integer(x).ok_or_else(|| {
                         bad(
-                            "invalid_scope",
+                            ErrorCode::InvalidScope,
                             format!("entry {i} of account_ids is not an integer"),
                         )
                     })
@@ -101,16 +114,20 @@ fn parse_scope(v: &Value) -> Result<Scope, Error> {
                 .iter()
                 .enumerate()
                 .map(|(i, x)| {
-                    x.as_str()
-                        .ok_or_else(|| bad("invalid_scope", format!("entry {i} of emails is not a string")))
+                    x.as_str().ok_or_else(|| {
+                        bad(
+                            ErrorCode::InvalidScope,
+                            format!("entry {i} of emails is not a string"),
+                        )
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Scope::emails(&emails).map_err(invalid)
         }
         Some((k, Value::String(t))) if k == "created_before" => DateTime::parse_from_rfc3339(t)
             .map(|t| Scope::CreatedBefore(t.with_timezone(&Utc)))
-            .map_err(|e| bad("invalid_scope", format!("created_before: {e}"))),
-        _ => Err(bad("invalid_scope", FORMS)),
+            .map_err(|e| bad(ErrorCode::InvalidScope, format!("created_before: {e}"))),
+        _ => Err(bad(ErrorCode::InvalidScope, FORMS)),
     }
 }
 
@@ -121,7 +138,7 @@ pub async fn create(state: Arc<AppState>, req: Request<Incoming>) -> Result<Http
         scope: parse_scope(&body.scope)?,
         revoke_sessions: body.revoke_sessions,
         notify: body.notify,
-        reason: Reason::parse(&body.reason).map_err(|e| bad("invalid_reason", e.to_string()))?,
+        reason: Reason::parse(&body.reason).map_err(|e| bad(ErrorCode::InvalidReason, e.to_string()))?,
     };
     let created = store.create_campaign(&new, state.service.clock.now()).await?;
     tracing::warn!(
@@ -147,9 +164,9 @@ pub async fn list(state: Arc<AppState>) -> Result<HttpResponse, Error> {
 }
 
 fn not_found() -> Error {
-    Error::NotFoundCode {
-        code: "campaign_not_found",
-        message: "no such campaign".into(),
+    Error::Rejected {
+        code: ErrorCode::CampaignNotFound,
+        detail: "no such campaign".into(),
     }
 }
 
@@ -178,9 +195,9 @@ pub async fn change(state: Arc<AppState>, id: CampaignId, action: Action) -> Res
             ))
         }
         Err(ChangeError::NotFound) => Err(not_found()),
-        Err(ChangeError::NotAllowed(current)) => Err(Error::Conflict {
-            code: "invalid_transition",
-            message: format!("the campaign is {}; that action does not apply", current.as_str()),
+        Err(ChangeError::NotAllowed(current)) => Err(Error::Rejected {
+            code: ErrorCode::InvalidTransition,
+            detail: format!("the campaign is {}; that action does not apply", current.as_str()),
         }),
         Err(ChangeError::Store(e)) => Err(e.into()),
     }
@@ -189,4 +206,21 @@ pub async fn change(state: Arc<AppState>, id: CampaignId, action: Action) -> Res
 pub async fn outbox(state: Arc<AppState>) -> Result<HttpResponse, Error> {
     let summary = state.service.store.outbox_summary(DEAD_LIMIT).await?;
     Ok(json_response(StatusCode::OK, &json!(summary)))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::as_integer;
+
+    #[test]
+    fn integral_numbers_are_integers_however_written() {
+        assert_eq!(as_integer(&json!(243)), Some(243));
+        assert_eq!(as_integer(&json!(243.0)), Some(243));
+        assert_eq!(as_integer(&json!(-1.0)), Some(-1));
+        assert_eq!(as_integer(&json!(2.5)), None);
+        assert_eq!(as_integer(&json!(1e19)), None);
+        assert_eq!(as_integer(&json!("7")), None);
+    }
 }

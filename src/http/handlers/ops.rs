@@ -1,9 +1,9 @@
-//! Liveness, readiness and metrics.
+//! Liveness, readiness, metrics and the API document.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use serde_json::json;
@@ -58,5 +58,19 @@ pub fn metrics(state: &AppState) -> HttpResponse {
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
+    resp
+}
+
+/// The API contract. docs/openapi.json is the one source: compiled in, so the document served is
+/// byte for byte the one checked in and reviewed.
+pub const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
+
+#[must_use]
+pub fn openapi() -> HttpResponse {
+    let mut resp = Response::new(Full::new(Bytes::from_static(OPENAPI_JSON.as_bytes())));
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    // Changes only with the binary; a client may keep it but should ask again after a deploy.
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp
 }

@@ -113,7 +113,7 @@ fn classify(status: StatusCode, body: &[u8]) -> Outcome {
         StatusCode::SERVICE_UNAVAILABLE => {
             let code = serde_json::from_slice::<serde_json::Value>(body)
                 .ok()
-                .and_then(|v| v["error"]["code"].as_str().map(str::to_owned));
+                .and_then(|v| v["code"].as_str().map(str::to_owned));
             match code.as_deref() {
                 Some("hashing_overloaded") => Outcome::Shed,
                 Some("timeout") => Outcome::Timeout,
@@ -170,8 +170,8 @@ mod tests {
 
     #[test]
     fn classifies_by_status_and_error_code() {
-        let shed = br#"{"error":{"code":"hashing_overloaded","message":"x"}}"#;
-        let timeout = br#"{"error":{"code":"timeout","message":"x"}}"#;
+        let shed = br#"{"type":"tag:resetgate,2026:problem/hashing_overloaded","code":"hashing_overloaded"}"#;
+        let timeout = br#"{"type":"tag:resetgate,2026:problem/timeout","code":"timeout"}"#;
         assert_eq!(classify(StatusCode::OK, b"{}"), Outcome::Ok);
         assert_eq!(classify(StatusCode::SERVICE_UNAVAILABLE, shed), Outcome::Shed);
         assert_eq!(
