@@ -21,7 +21,7 @@ SCHEMA_VERSION = 42
 DS = {"type": "prometheus", "uid": "${datasource}"}
 SEL = 'instance=~"$instance"'
 RI = "$__rate_interval"
-# The error codes that mean "refused to protect itself" (src/http/errors.rs SHED_CODES) and
+# The error codes that mean "refused to protect itself" (src/error_code.rs ErrorCode::SHED) and
 # "failed at its job"; the same sets as in deploy/prometheus/resetgate-rules.yml.
 SHED = "hashing_overloaded|overloaded|timeout"
 FAILURES = "internal_error|service_unavailable"
