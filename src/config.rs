@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use rand::rngs::OsRng;
-use rand::RngCore as _;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
+use rand::Rng as _;
 use url::Url;
 
 mod breach_day;
@@ -272,7 +273,7 @@ fn rate_limits(env: &Env<'_>) -> Result<RateLimitConfig, ConfigError> {
 
 fn random_pepper() -> SecretString {
     let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
+    UnwrapErr(SysRng).fill_bytes(&mut bytes);
     SecretString::new(URL_SAFE_NO_PAD.encode(bytes))
 }
 
