@@ -85,7 +85,10 @@ install_missing() { # check-function
     if ((MISSING_OTHER)) || ! may_apt; then
         local how=""
         if ((${#MISSING_PKGS[@]} > 0)); then
-            if command -v apt-get >/dev/null; then
+            if may_apt; then
+                # Root, so only what has no Debian package stops us: say the rest will follow.
+                how="; re-run once that is there, and $PROG installs the Debian packages itself"
+            elif command -v apt-get >/dev/null; then
                 how=": run $PROG as root and it installs the Debian packages (or: apt-get install ${MISSING_PKGS[*]})"
             else
                 how=": install them and re-run"
