@@ -1,16 +1,20 @@
 # Targets are exactly the commands CI runs (.ci/run), so `make lint test` locally is what CI checks.
-# `make ci` also finds or starts PostgreSQL for the tests; `make test` expects one at $DATABASE_URL
-# (default postgres://postgres@127.0.0.1:5432/postgres) and python3 with tests/requirements.txt
-# installed (`pip install -r tests/requirements.txt`: the SMTP tests' server), which `make ci` installs.
+# Each installs what it needs when missing (as root) or says in one line what is missing; see
+# docs/development.md.
 
-.PHONY: test lint ci demo
+.PHONY: test lint deps ci demo
 
+# The whole suite, with its SMTP sink venv, Prometheus and PostgreSQL set up first.
 test:
-	cargo test
+	./scripts/test
 
 lint:
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# cargo-deny: licences, duplicate versions, sources, and advisories when the database is reachable.
+deps:
+	bash .ci/check-deps
 
 ci:
 	bash .ci/run

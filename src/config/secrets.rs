@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use rand::rngs::OsRng;
-use rand::RngCore as _;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
+use rand::Rng as _;
 
 use super::env::Env;
 use super::setting::{Group, Setting, Unset};
@@ -96,6 +97,6 @@ pub(super) fn pepper(env: &Env<'_>, mode: Mode) -> Result<SecretString, ConfigEr
 
 fn random_pepper() -> SecretString {
     let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
+    UnwrapErr(SysRng).fill_bytes(&mut bytes);
     SecretString::new(URL_SAFE_NO_PAD.encode(bytes))
 }

@@ -1,10 +1,11 @@
 //! The argon2id computations themselves, on a caller-provided memory block so that a worker thread
 //! allocates its ~19 MiB once and reuses it for every hash (no allocator churn, flat RSS).
 
-use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use rand::rngs::OsRng;
-use rand::RngCore as _;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
+use rand::Rng as _;
 use subtle::ConstantTimeEq as _;
 
 use super::params::HashParams;
@@ -44,7 +45,7 @@ pub fn hash(
     password: &str,
 ) -> Result<PhcString, HashError> {
     let mut salt = [0u8; SALT_LEN];
-    OsRng.fill_bytes(&mut salt);
+    UnwrapErr(SysRng).fill_bytes(&mut salt);
     let argon_params = params.to_argon2();
     if memory.len() < argon_params.block_count() {
         *memory = memory_for(params);
@@ -58,13 +59,13 @@ pub fn hash(
     )?
     .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory.as_mut_slice())
     .map_err(|e| HashError::Argon2(e.into()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(HashError::Argon2)?;
+    let salt = Salt::new(&salt).map_err(|e| HashError::Argon2(e.into()))?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
         params: ParamsString::try_from(&argon_params).map_err(HashError::Argon2)?,
-        salt: Some(salt.as_salt()),
-        hash: Some(Output::new(&out).map_err(HashError::Argon2)?),
+        salt: Some(salt),
+        hash: Some(Output::new(&out).map_err(|e| HashError::Argon2(e.into()))?),
     };
     Ok(PhcString::from_trusted(phc.to_string()))
 }
@@ -80,8 +81,8 @@ pub fn verify(
     password: &str,
     phc: &PhcString,
 ) -> Result<bool, HashError> {
-    let parsed = PasswordHash::new(phc.as_str()).map_err(HashError::BadStoredHash)?;
-    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(HashError::BadStoredHash)?;
+    let parsed = PasswordHash::new(phc.as_str()).map_err(|e| HashError::BadStoredHash(e.into()))?;
+    let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).map_err(HashError::BadStoredHash)?;
     let version = parsed
         .version
         .map(Version::try_from)
@@ -89,7 +90,7 @@ pub fn verify(
         .map_err(|e| HashError::BadStoredHash(e.into()))?
         .unwrap_or_default();
     let expected = parsed.hash.ok_or(HashError::BadStoredHash(
-        argon2::password_hash::Error::PhcStringField,
+        argon2::password_hash::Error::EncodingInvalid,
     ))?;
     let stored = Params::try_from(&parsed).map_err(HashError::BadStoredHash)?;
     let params = Params::new(
@@ -100,19 +101,17 @@ pub fn verify(
     )
     .map_err(|e| HashError::BadStoredHash(e.into()))?;
     let salt = parsed.salt.ok_or(HashError::BadStoredHash(
-        argon2::password_hash::Error::SaltInvalid(argon2::password_hash::errors::InvalidValue::TooShort),
+        argon2::password_hash::Error::SaltInvalid,
     ))?;
-    let mut salt_buf = [0u8; 64];
-    let salt = salt.decode_b64(&mut salt_buf).map_err(HashError::BadStoredHash)?;
 
     let mut out = vec![0u8; expected.len()];
     let engine = engine(pepper, algorithm, version, params.clone())?;
     // A stored hash costlier than the configured params (bounded by `PhcString::parse`) gets a
     // one-off block; the worker's own block stays sized for the common case.
     let result = if memory.len() >= params.block_count() {
-        engine.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory.as_mut_slice())
+        engine.hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory.as_mut_slice())
     } else {
-        engine.hash_password_into(password.as_bytes(), salt, &mut out)
+        engine.hash_password_into(password.as_bytes(), &salt, &mut out)
     };
     result.map_err(|e| HashError::Argon2(e.into()))?;
     Ok(out.ct_eq(expected.as_bytes()).into())
@@ -144,10 +143,7 @@ mod tests {
         )
         .unwrap();
         assert!(reference
-            .verify_password(
-                b"quiet winter lighthouse",
-                &PasswordHash::new(phc.as_str()).unwrap()
-            )
+            .verify_password(b"quiet winter lighthouse", phc.as_str())
             .is_ok());
         // ...and verifies its own hashes, reusing the same memory.
         assert!(verify(&mut mem, Some(&pepper()), "quiet winter lighthouse", &phc).unwrap());
@@ -157,10 +153,9 @@ mod tests {
 
     #[test]
     fn verifies_hashes_made_elsewhere_at_other_params() {
-        let salt = SaltString::generate(&mut OsRng);
         let bigger = Params::new(32 * 1024, 3, 2, None).unwrap();
         let foreign = Argon2::new(Algorithm::Argon2id, Version::V0x13, bigger)
-            .hash_password(b"from another system", &salt)
+            .hash_password(b"from another system")
             .unwrap()
             .to_string();
         let phc = PhcString::parse(&foreign).unwrap();

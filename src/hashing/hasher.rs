@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::PasswordHash;
+use argon2::password_hash::phc::PasswordHash;
 use argon2::Algorithm;
 use async_trait::async_trait;
 
@@ -299,17 +299,14 @@ mod tests {
 
     #[tokio::test]
     async fn legacy_unpeppered_hashes_verify_and_need_upgrade() {
-        use argon2::password_hash::{PasswordHasher as _, SaltString};
+        use argon2::password_hash::PasswordHasher as _;
         let h = hasher("pepper-one-is-long-enough-0123456789");
         let legacy = argon2::Argon2::new(
             Algorithm::Argon2id,
             argon2::Version::V0x13,
             argon2::Params::new(8192, 3, 1, None).unwrap(),
         )
-        .hash_password(
-            b"quiet winter lighthouse",
-            &SaltString::generate(&mut rand::rngs::OsRng),
-        )
+        .hash_password(b"quiet winter lighthouse")
         .unwrap()
         .to_string();
         let legacy = StoredHash {

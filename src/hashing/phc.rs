@@ -1,6 +1,6 @@
 //! Stored password hashes: argon2 PHC strings, checked on the way in.
 
-use argon2::password_hash::PasswordHash;
+use argon2::password_hash::phc::PasswordHash;
 use argon2::Algorithm;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +34,8 @@ impl PhcString {
     /// # Errors
     /// When the string is not an argon2 PHC string.
     pub fn parse(raw: &str) -> Result<Self, HashError> {
-        let parsed = PasswordHash::new(raw).map_err(HashError::BadStoredHash)?;
-        if Algorithm::try_from(parsed.algorithm).is_err() || parsed.hash.is_none() {
+        let parsed = PasswordHash::new(raw).map_err(|e| HashError::BadStoredHash(e.into()))?;
+        if Algorithm::try_from(parsed.algorithm.as_str()).is_err() || parsed.hash.is_none() {
             return Err(HashError::BadStoredHash(argon2::password_hash::Error::Algorithm));
         }
         // Verification runs at the stored cost, so an absurd imported cost would be a memory or
@@ -43,9 +43,7 @@ impl PhcString {
         let params = argon2::Params::try_from(&parsed).map_err(HashError::BadStoredHash)?;
         if params.m_cost() > MAX_STORED_M_KIB || params.t_cost() > MAX_STORED_T || params.p_cost() > 16 {
             return Err(HashError::BadStoredHash(
-                argon2::password_hash::Error::ParamValueInvalid(
-                    argon2::password_hash::errors::InvalidValue::TooLong,
-                ),
+                argon2::password_hash::Error::ParamsInvalid,
             ));
         }
         Ok(Self(raw.to_owned()))

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use rand::Rng as _;
+use rand::RngExt as _;
 use tokio_util::sync::CancellationToken;
 
 use super::pacing::Pacing;
@@ -56,7 +56,7 @@ pub struct Tick {
 /// storm; at most an hour.
 fn backoff(base: Duration, attempts: i32) -> chrono::Duration {
     let base = (base.as_secs_f64() * 2f64.powi((attempts - 1).clamp(0, 30))).min(MAX_BACKOFF_SECS);
-    let jittered = base * rand::thread_rng().gen_range(0.75..=1.25);
+    let jittered = base * rand::rng().random_range(0.75..=1.25);
     // At most 1.25 h in milliseconds: far inside i64.
     #[allow(clippy::cast_possible_truncation)]
     chrono::Duration::milliseconds((jittered * 1000.0).round() as i64)

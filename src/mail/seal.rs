@@ -6,8 +6,9 @@
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
-use rand::rngs::OsRng;
-use rand::RngCore;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
+use rand::Rng as _;
 use sha2::Sha256;
 
 use crate::reset::email::EmailAddress;
@@ -55,7 +56,7 @@ impl Sealer {
     #[must_use]
     pub fn seal(&self, secret: &str, recipient: &EmailAddress) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
-        OsRng.fill_bytes(&mut nonce);
+        UnwrapErr(SysRng).fill_bytes(&mut nonce);
         let payload = Payload {
             msg: secret.as_bytes(),
             aad: recipient.as_str().as_bytes(),
@@ -63,7 +64,7 @@ impl Sealer {
         // Encryption with a fresh nonce and an in-memory buffer cannot fail.
         let ct = self
             .cipher
-            .encrypt(XNonce::from_slice(&nonce), payload)
+            .encrypt(&XNonce::from(nonce), payload)
             .unwrap_or_default();
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
@@ -81,10 +82,8 @@ impl Sealer {
             msg: ct,
             aad: recipient.as_str().as_bytes(),
         };
-        let pt = self
-            .cipher
-            .decrypt(XNonce::from_slice(nonce), payload)
-            .map_err(|_| OpenError)?;
+        let nonce = XNonce::try_from(nonce).map_err(|_| OpenError)?;
+        let pt = self.cipher.decrypt(&nonce, payload).map_err(|_| OpenError)?;
         String::from_utf8(pt)
             .map(SecretString::new)
             .map_err(|_| OpenError)

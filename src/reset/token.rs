@@ -7,8 +7,9 @@ use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use rand::rngs::OsRng;
-use rand::RngCore;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
+use rand::Rng as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -31,7 +32,7 @@ impl BearerToken {
     #[must_use]
     pub fn generate() -> Self {
         let mut bytes = [0u8; TOKEN_BYTES];
-        OsRng.fill_bytes(&mut bytes);
+        UnwrapErr(SysRng).fill_bytes(&mut bytes);
         Self(SecretString::new(URL_SAFE_NO_PAD.encode(bytes)))
     }
 

@@ -1,6 +1,6 @@
 //! A real SMTP server for tests: `tests/support/smtp_sink.py` (aiosmtpd) in a child process, and
-//! the messages it received, parsed. Never skipped: without python3 or aiosmtpd a test panics and
-//! says what to install.
+//! the messages it received, parsed. The interpreter is the venv `scripts/test` makes, never the
+//! system python3. Never skipped: without that venv a test panics and says to run `scripts/test`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -11,7 +11,11 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
-const INSTALL: &str = "tests need python3 and aiosmtpd: pip install -r tests/requirements.txt";
+const INSTALL: &str =
+    "run ./scripts/test: it makes target/test-venv (aiosmtpd, tests/requirements.txt) and runs the tests";
+/// Set by `scripts/test` to its venv's interpreter; not `RESETGATE_*`, which is for settings.
+const PYTHON_VAR: &str = "SMTP_SINK_PYTHON";
+const VENV_PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/test-venv/bin/python");
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A certificate and key for `localhost`, made fresh per test; the certificate doubles as the CA
@@ -85,6 +89,21 @@ impl Received {
     }
 }
 
+/// The sink's interpreter: `$SMTP_SINK_PYTHON`, else the venv `scripts/test` left under target/ (so
+/// a bare `cargo test` works after one `scripts/test`). Never the system python3: it may lack
+/// aiosmtpd, or have another version of it, and Debian's refuses `pip install` (PEP 668).
+fn sink_python() -> PathBuf {
+    if let Some(python) = std::env::var_os(PYTHON_VAR) {
+        return python.into();
+    }
+    let venv = PathBuf::from(VENV_PYTHON);
+    assert!(
+        venv.exists(),
+        "{PYTHON_VAR} is unset and {VENV_PYTHON} is missing; {INSTALL}"
+    );
+    venv
+}
+
 fn part_body(mail: &ParsedMail<'_>, mimetype: &str) -> Option<String> {
     if mail.ctype.mimetype == mimetype {
         return Some(mail.get_body().expect("decodable body"));
@@ -147,7 +166,8 @@ impl SmtpSink {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("messages.jsonl");
         let stderr = dir.path().join("stderr.log");
-        let mut cmd = Command::new("python3");
+        let python = sink_python();
+        let mut cmd = Command::new(&python);
         cmd.arg(SCRIPT)
             .args(["--port", &port.to_string()])
             .arg("--out")
@@ -170,7 +190,7 @@ impl SmtpSink {
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run python3 ({e}); {INSTALL}"));
+            .unwrap_or_else(|e| panic!("cannot run {} ({e}); {INSTALL}", python.display()));
         let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
         let ready = tokio::time::timeout(READY_TIMEOUT, async {
             while let Ok(Some(line)) = lines.next_line().await {

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A real SMTP server for resetgate's tests, built on aiosmtpd (tests/requirements.txt).
+"""A real SMTP server for resetgate's tests, built on aiosmtpd (tests/requirements.txt, installed by
+scripts/test into target/test-venv).
 
 It listens on 127.0.0.1, prints one ready line (`smtp_sink ready port=N`) to stdout once it
 accepts connections, and appends every message it accepts to a JSON-lines file, one line per
@@ -26,8 +27,8 @@ import warnings
 try:
     from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 except ImportError as e:  # The Rust helper looks for this line to explain what to install.
-    print(f"smtp_sink: cannot import aiosmtpd ({e}); run: pip install -r tests/requirements.txt",
-          file=sys.stderr)
+    print(f"smtp_sink: cannot import aiosmtpd ({e}); run ./scripts/test, which installs "
+          "tests/requirements.txt into target/test-venv", file=sys.stderr)
     sys.exit(3)
 
 # aiosmtpd warns about AUTH without TLS; the plain-text AUTH test does that on purpose.
