@@ -1,6 +1,10 @@
 //! The demo store: everything in process memory behind one lock, lost on exit. Each method takes
 //! the lock once, so every operation is as atomic as its PostgreSQL counterpart. The lock is never
 //! held across an `.await` (there is none inside).
+//!
+//! One file, unlike the PostgreSQL store's several: all state is the one `Inner` under that lock,
+//! and operations cross what postgres/ splits by table (issuing a token drops its predecessor's
+//! pending mail in the same step), so split files would have to share `Inner`'s fields.
 
 use std::collections::HashMap;
 

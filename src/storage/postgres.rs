@@ -1,5 +1,8 @@
 //! The production store: PostgreSQL through a deadpool pool. Pool waits and connects are bounded by
 //! the acquire timeout, so an outage turns into a fast `Unavailable` (503) instead of a hang.
+//!
+//! Accounts and sessions are here; the reset flow (`postgres/resets.rs`), the outbox and campaigns
+//! each have a file of their own.
 
 use std::time::Duration;
 
@@ -11,6 +14,7 @@ use tokio_postgres::{NoTls, Row};
 
 mod campaigns;
 mod outbox;
+mod resets;
 
 use super::store::{
     Account, AccountId, Claim, CompletedReset, NewAccount, NewMail, NewSession, OutboxSummary, PoolStatus,
@@ -74,21 +78,8 @@ fn account_from_row(row: &Row) -> Result<Account, StoreError> {
     })
 }
 
-fn digest_from_row(row: &Row, column: &str) -> Result<TokenDigest, StoreError> {
-    let bytes: Vec<u8> = row.get(column);
-    let arr: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| StoreError::Internal("stored digest is not 32 bytes".into()))?;
-    Ok(TokenDigest::from_bytes(arr))
-}
-
 const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.password_hash, a.password_peppered, a.mfa_enabled,
      a.session_epoch, EXISTS (SELECT 1 FROM forced_resets f WHERE f.account_id = a.id) AS must_reset";
-
-/// Transactional mail: priority 0, ahead of every campaign notice.
-const INSERT_OUTBOX: &str =
-    "INSERT INTO outbox (kind, recipient, sealed_secret, created_at, available_at, priority, domain)
-     VALUES ($1, $2, $3, $4, $4, 0, split_part($2, '@', 2))";
 
 impl PostgresStore {
     /// Builds the pool without connecting; the first query (or readiness probe) connects.
@@ -201,37 +192,7 @@ impl Store for PostgresStore {
         mail: NewMail,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
-        tx.execute(
-            "INSERT INTO reset_tokens (account_id, token_hash, created_at, expires_at, used_at)
-             VALUES ($1, $2, $3, $4, NULL)
-             ON CONFLICT (account_id) DO UPDATE
-             SET token_hash = EXCLUDED.token_hash, created_at = EXCLUDED.created_at,
-                 expires_at = EXCLUDED.expires_at, used_at = NULL",
-            &[&account_id, &token.as_bytes().as_slice(), &now, &expires_at],
-        )
-        .await
-        .map_err(db_error)?;
-        // The replaced token's unsent email would carry a dead link: drop it.
-        tx.execute(
-            "DELETE FROM outbox WHERE recipient = $1 AND kind = $2 AND status = 'pending'",
-            &[&mail.recipient.as_str(), &mail.kind.as_str()],
-        )
-        .await
-        .map_err(db_error)?;
-        tx.execute(
-            INSERT_OUTBOX,
-            &[
-                &mail.kind.as_str(),
-                &mail.recipient.as_str(),
-                &mail.sealed_secret,
-                &now,
-            ],
-        )
-        .await
-        .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)
+        resets::issue_token(self, account_id, token, expires_at, mail, now).await
     }
 
     async fn account_for_reset_token(
@@ -239,82 +200,11 @@ impl Store for PostgresStore {
         token: &TokenDigest,
         now: DateTime<Utc>,
     ) -> Result<Option<Account>, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(
-                &format!(
-                    "SELECT {ACCOUNT_COLUMNS}, t.token_hash FROM reset_tokens t
-                     JOIN accounts a ON a.id = t.account_id
-                     WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2"
-                ),
-                &[&token.as_bytes().as_slice(), &now],
-            )
-            .await
-            .map_err(db_error)?;
-        let Some(row) = row else { return Ok(None) };
-        // The index lookup already matched; the constant-time compare is defence in depth against
-        // a future query change (e.g. a prefix match) silently weakening the check.
-        if !digest_from_row(&row, "token_hash")?.ct_eq(token) {
-            return Ok(None);
-        }
-        account_from_row(&row).map(Some)
+        resets::account_for_token(self, token, now).await
     }
 
     async fn complete_reset(&self, reset: CompletedReset<'_>) -> Result<bool, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
-        let consumed = tx
-            .execute(
-                "UPDATE reset_tokens SET used_at = $2
-                 WHERE token_hash = $1 AND account_id = $3 AND used_at IS NULL AND expires_at > $2",
-                &[&reset.token.as_bytes().as_slice(), &reset.now, &reset.account_id],
-            )
-            .await
-            .map_err(db_error)?;
-        if consumed != 1 {
-            // Lost a race with another confirm, or expired while we hashed: change nothing.
-            tx.rollback().await.map_err(db_error)?;
-            return Ok(false);
-        }
-        // A forced reset is satisfied now. If it revoked sessions, a session a racing login made
-        // after the campaign's sweep must not come back to life with the marker gone.
-        let forced_revoke = tx
-            .query_opt(
-                "DELETE FROM forced_resets WHERE account_id = $1 RETURNING revoke_sessions",
-                &[&reset.account_id],
-            )
-            .await
-            .map_err(db_error)?
-            .is_some_and(|r| r.get::<_, bool>(0));
-        let sign_out = reset.sign_out_everywhere || forced_revoke;
-        tx.execute(
-            "UPDATE accounts SET password_hash = $1, password_peppered = true, updated_at = $2,
-                 session_epoch = session_epoch + CASE WHEN $3 THEN 1 ELSE 0 END
-             WHERE id = $4",
-            &[&reset.new_hash.as_str(), &reset.now, &sign_out, &reset.account_id],
-        )
-        .await
-        .map_err(db_error)?;
-        if sign_out {
-            // The epoch bump already invalidates them; deleting keeps the table small.
-            tx.execute("DELETE FROM sessions WHERE account_id = $1", &[&reset.account_id])
-                .await
-                .map_err(db_error)?;
-        }
-        let n = reset.notice;
-        tx.execute(
-            INSERT_OUTBOX,
-            &[
-                &n.kind.as_str(),
-                &n.recipient.as_str(),
-                &n.sealed_secret,
-                &reset.now,
-            ],
-        )
-        .await
-        .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(true)
+        resets::complete(self, reset).await
     }
 
     async fn upgrade_password_hash(
@@ -383,23 +273,7 @@ impl Store for PostgresStore {
         email_digest: &[u8; 32],
         now: DateTime<Utc>,
     ) -> Result<(u32, DateTime<Utc>), StoreError> {
-        let client = self.client().await?;
-        // One atomic upsert: concurrent requests on any replica each get a distinct count.
-        let row = client
-            .query_one(
-                "INSERT INTO reset_request_counts AS c (email_digest, window_start, count)
-                 VALUES ($1, $2, 1)
-                 ON CONFLICT (email_digest) DO UPDATE SET
-                     count = CASE WHEN c.window_start <= $3 THEN 1 ELSE c.count + 1 END,
-                     window_start = CASE WHEN c.window_start <= $3 THEN $2 ELSE c.window_start END
-                 RETURNING count, window_start",
-                &[&email_digest.as_slice(), &now, &(now - RESET_LIMIT_WINDOW)],
-            )
-            .await
-            .map_err(db_error)?;
-        let count: i32 = row.get(0);
-        let start: DateTime<Utc> = row.get(1);
-        Ok((u32::try_from(count).unwrap_or(0), start + RESET_LIMIT_WINDOW))
+        resets::count_request(self, email_digest, now).await
     }
 
     async fn claim_outbox(

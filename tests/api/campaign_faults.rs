@@ -5,225 +5,26 @@
 //! relay accepted but the killed process had not yet marked sent).
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use resetgate::clock::Clock as _;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
 
-use crate::helpers::{sha256_hex, spawn_app_on, TestApp, TestDb, ADMIN_TOKEN, BASE_URL, PEPPER};
-use crate::smtp_sink::{Received, SinkOptions, SmtpSink};
+use crate::helpers::{TestDb, ADMIN_TOKEN};
+use crate::smtp_sink::{SinkOptions, SmtpSink};
+
+mod fixtures;
+mod gateway;
+
+use fixtures::{count, expected_ids, free_port, len, message_id};
+use gateway::{Gateway, SERVE_CONCURRENCY};
+
+// pacing.rs runs its replicas on the same fixtures.
+pub use fixtures::{poll, same_db, seed_accounts, sent_by, spawn_smtp_app};
 
 /// Generous: a loaded 2-core CI machine runs several of these at once.
 const WAIT: Duration = Duration::from_secs(120);
 const NOTICE_SUBJECT: &str = "Action required: choose a new password";
-
-/// A second handle on the same database, for a second replica. Both handles drop the database;
-/// the second drop finds it gone.
-pub fn same_db(db: &TestDb) -> TestDb {
-    TestDb {
-        name: db.name.clone(),
-        url: db.url.clone(),
-    }
-}
-
-/// A test app (real server, manual clock) on `db` whose mail goes over SMTP to `port`.
-pub async fn spawn_smtp_app(db: TestDb, port: u16, extra: &[(&str, &str)]) -> TestApp {
-    let port = port.to_string();
-    let mut vars = vec![
-        ("RESETGATE_MAIL_TRANSPORT", "smtp"),
-        ("RESETGATE_SMTP_HOST", "127.0.0.1"),
-        ("RESETGATE_SMTP_PORT", port.as_str()),
-        ("RESETGATE_SMTP_TLS", "none"),
-        ("RESETGATE_SMTP_TIMEOUT_MS", "5000"),
-    ];
-    vars.extend_from_slice(extra);
-    spawn_app_on(Some(db), &vars).await
-}
-
-/// `n` accounts `user{i}@{domain(i)}` (ids 1..=n on a fresh database), inserted in one statement.
-pub async fn seed_accounts(pg: &tokio_postgres::Client, n: i64, domain_sql: &str) {
-    pg.execute(
-        &format!(
-            "INSERT INTO accounts (email, password_hash, created_at, updated_at)
-             SELECT 'user' || g || '@' || {domain_sql}, NULL, now(), now() FROM generate_series(1, $1::bigint) g"
-        ),
-        &[&n],
-    )
-    .await
-    .expect("seed accounts");
-}
-
-/// Sum of `resetgate_outbox_sent_total` over its kinds: what this replica delivered.
-pub async fn sent_by(app: &TestApp) -> u64 {
-    app.metrics()
-        .await
-        .lines()
-        .filter(|l| l.starts_with("resetgate_outbox_sent_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        // Counters of whole messages: exact in f64.
-        .map(|v| {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let n = v as u64;
-            n
-        })
-        .sum()
-}
-
-/// `outbox-{row id}@host` from a received message's Message-ID.
-pub fn message_id(m: &Received) -> String {
-    m.message_id
-        .as_deref()
-        .expect("every message carries a Message-ID")
-        .trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .to_owned()
-}
-
-/// The Message-IDs the outbox rows `ids` are sent with.
-pub fn expected_ids(ids: &[i64]) -> HashSet<String> {
-    let host = url::Url::parse(BASE_URL)
-        .expect("base URL")
-        .host_str()
-        .expect("host")
-        .to_owned();
-    ids.iter().map(|id| format!("outbox-{id}@{host}")).collect()
-}
-
-/// Polls `probe` every 100 ms until it returns `Some`; panics with `what` after `timeout`.
-pub async fn poll<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn count(pg: &tokio_postgres::Client, sql: &str) -> i64 {
-    pg.query_one(sql, &[]).await.expect("count query").get(0)
-}
-
-/// A collection's length as the i64 SQL counts use.
-pub fn len<T: IntoIterator>(c: T) -> i64
-where
-    T::IntoIter: ExactSizeIterator,
-{
-    i64::try_from(c.into_iter().len()).expect("fits in i64")
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// `resetgate serve` as a child process: the real binary, killed with SIGKILL by the test.
-struct Gateway {
-    child: tokio::process::Child,
-    admin: String,
-    log: PathBuf,
-    // Held so the child's stdout stays open: a closed pipe would make its next println! fail.
-    _stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-}
-
-/// Sends in flight per process, and SMTP connections to carry them: a SIGKILL can catch at most
-/// this many messages between the relay's 250 and the row being marked sent.
-const SERVE_CONCURRENCY: usize = 8;
-
-impl Gateway {
-    async fn start(db_url: &str, smtp_port: u16, logs: &Path, nth: usize) -> Self {
-        let admin_port = free_port();
-        let log = logs.join(format!("serve-{nth}.log"));
-        let concurrency = SERVE_CONCURRENCY.to_string();
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_resetgate"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "info")
-            .env("RESETGATE_DATABASE_URL", db_url)
-            .env("RESETGATE_PEPPER", PEPPER)
-            .env("RESETGATE_PUBLIC_BASE_URL", BASE_URL)
-            .env("RESETGATE_LISTEN", "127.0.0.1:0")
-            .env("RESETGATE_OPS_LISTEN", "127.0.0.1:0")
-            .env("RESETGATE_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
-            .env("RESETGATE_ADMIN_TOKEN_SHA256", sha256_hex(ADMIN_TOKEN))
-            .env("RESETGATE_MAIL_TRANSPORT", "smtp")
-            .env("RESETGATE_SMTP_HOST", "127.0.0.1")
-            .env("RESETGATE_SMTP_PORT", smtp_port.to_string())
-            .env("RESETGATE_SMTP_TLS", "none")
-            .env("RESETGATE_MAIL_POLL_MS", "20")
-            .env("RESETGATE_MAIL_CONCURRENCY", &concurrency)
-            .env("RESETGATE_SMTP_POOL_SIZE", &concurrency)
-            // Messages the killed process had claimed come back when their lease ends: a short
-            // one (it must outlast three SMTP timeouts) so the test waits seconds, not a minute.
-            .env("RESETGATE_SMTP_TIMEOUT_MS", "1000")
-            .env("RESETGATE_MAIL_LEASE_MS", "4000")
-            // 3000 notices take ~20 s: time to kill the process while it sends.
-            .env("RESETGATE_MAIL_RATE_PER_SEC", "150")
-            // Small batches so marking 3000 accounts spans many transactions we can cut into.
-            .env("RESETGATE_CAMPAIGN_MARK_BATCH", "20")
-            .env("RESETGATE_CAMPAIGN_ENQUEUE_BATCH", "100")
-            .env("RESETGATE_CAMPAIGN_POLL_MS", "20")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn resetgate serve");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let started = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Ok(Some(line)) = stdout.next_line().await {
-                if line.contains("resetgate listening on") {
-                    return true;
-                }
-            }
-            false
-        })
-        .await;
-        assert!(
-            matches!(started, Ok(true)),
-            "resetgate serve did not start; its log:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        Self {
-            child,
-            admin: format!("http://127.0.0.1:{admin_port}"),
-            log,
-            _stdout: stdout,
-        }
-    }
-
-    /// SIGKILL: no drain, no shutdown hook, connections cut mid-transaction and mid-SMTP.
-    async fn kill9(&mut self) {
-        self.child.start_kill().expect("SIGKILL");
-        let status = self.child.wait().await.expect("reap");
-        assert!(!status.success(), "killed, not exited: {status}");
-    }
-
-    async fn progress(&self, client: &reqwest::Client, id: i64) -> Value {
-        let resp = client
-            .get(format!("{}/admin/v1/campaigns/{id}", self.admin))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .expect("admin request");
-        assert_eq!(resp.status(), 200);
-        resp.json().await.expect("progress JSON")
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_campaign_survives_kill_9_and_notifies_every_account_once() {

@@ -19,7 +19,11 @@ use resetgate::reset::email::EmailAddress;
 use resetgate::secret::SecretString;
 use resetgate::storage::store::{AccountId, NewAccount, Store};
 use serde_json::{json, Value};
-use tokio_postgres::NoTls;
+
+mod db;
+mod mailbox;
+
+pub use db::TestDb;
 
 pub const PEPPER: &str = "test-pepper-0123456789abcdef0123456789abcdef";
 pub const BASE_URL: &str = "https://reset.example.test/";
@@ -67,70 +71,6 @@ macro_rules! both_backends {
             )*
         }
     };
-}
-
-/// The server PostgreSQL tests use: $DATABASE_URL, else the local default. Never skipped: a test
-/// that cannot reach it fails with this URL in the message.
-pub fn admin_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A fresh database, dropped (with its connections) when this value is dropped.
-pub struct TestDb {
-    pub name: String,
-    pub url: String,
-}
-
-impl TestDb {
-    pub async fn create() -> Self {
-        let admin = admin_url();
-        let name = format!("resetgate_test_{}", uuid::Uuid::new_v4().simple());
-        let (client, conn) = tokio_postgres::connect(&admin, NoTls).await.unwrap_or_else(|e| {
-            panic!("PostgreSQL is required for this test; cannot connect to {admin}: {e}")
-        });
-        tokio::spawn(conn);
-        client
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .expect("create test database");
-        let mut url = url::Url::parse(&admin).expect("DATABASE_URL is a URL");
-        url.set_path(&name);
-        Self {
-            name,
-            url: url.to_string(),
-        }
-    }
-
-    pub async fn client(&self) -> tokio_postgres::Client {
-        let (client, conn) = tokio_postgres::connect(&self.url, NoTls)
-            .await
-            .expect("connect to test database");
-        tokio::spawn(conn);
-        client
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let admin = admin_url();
-        let name = self.name.clone();
-        // Drop runs outside async context guarantees, so use a private runtime on a thread.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                if let Ok((c, conn)) = tokio_postgres::connect(&admin, NoTls).await {
-                    tokio::spawn(conn);
-                    let _ = c
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 pub struct TestApp {
@@ -223,22 +163,6 @@ pub async fn spawn_app_on(db: Option<TestDb>, overrides: &[(&str, &str)]) -> Tes
         running: Some(running),
         db,
         _dir: dir,
-    }
-}
-
-/// One message from the mbox file.
-#[derive(Debug, Clone)]
-pub struct Mail {
-    pub to: String,
-    pub subject: String,
-    pub body: String,
-}
-
-impl Mail {
-    /// The reset token from the link in the body.
-    pub fn token(&self) -> String {
-        let at = self.body.find("#token=").expect("mail has a reset link") + "#token=".len();
-        self.body[at..at + 43].to_owned()
     }
 }
 
@@ -410,66 +334,6 @@ impl TestApp {
             )
             .await
             .expect("create account")
-    }
-
-    /// Every message delivered so far.
-    pub fn mails(&self) -> Vec<Mail> {
-        let Ok(raw) = std::fs::read_to_string(&self.mbox) else {
-            return Vec::new();
-        };
-        raw.split("\nFrom resetgate ")
-            .filter(|chunk| chunk.contains("Subject: "))
-            .map(|chunk| {
-                let (headers, body) = chunk.split_once("\n\n").unwrap_or((chunk, ""));
-                let header = |name: &str| {
-                    headers
-                        .lines()
-                        .find_map(|l| l.strip_prefix(name))
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned()
-                };
-                Mail {
-                    to: header("To: "),
-                    subject: header("Subject: "),
-                    body: body.to_owned(),
-                }
-            })
-            .collect()
-    }
-
-    /// Waits (up to 10 s) until `n` messages to `to` have been delivered; returns them in order.
-    pub async fn wait_for_mails(&self, to: &str, n: usize) -> Vec<Mail> {
-        for _ in 0..500 {
-            let got: Vec<Mail> = self.mails().into_iter().filter(|m| m.to == to).collect();
-            if got.len() >= n {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("expected {n} mail(s) to {to}; mailbox holds {:?}", self.mails());
-    }
-
-    /// Requests a reset and returns the token from the newest reset mail.
-    pub async fn reset_token(&self, email: &str) -> String {
-        let before = self
-            .mails()
-            .iter()
-            .filter(|m| m.to == email && m.subject == "Reset your password")
-            .count();
-        assert_eq!(self.request_reset(email).await.status(), 202);
-        for _ in 0..500 {
-            let resets: Vec<Mail> = self
-                .mails()
-                .into_iter()
-                .filter(|m| m.to == email && m.subject == "Reset your password")
-                .collect();
-            if resets.len() > before {
-                return resets.last().expect("mail").token();
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("no reset mail to {email}");
     }
 
     pub fn shutdown(&self) {

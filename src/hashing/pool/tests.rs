@@ -1,0 +1,170 @@
+use super::*;
+use crate::hashing::compute;
+
+/// Costlier than production so a single job keeps the one worker busy long enough (~100 ms)
+/// for the test to arrange the queue behind it.
+fn slow_params() -> HashParams {
+    HashParams::new(64 * 1024, 3, 1).unwrap()
+}
+
+fn pool(workers: usize, budget_ms: u64, deadline_ms: u64) -> Pool {
+    pool_with(slow_params(), workers, budget_ms, deadline_ms)
+}
+
+fn pool_with(params: HashParams, workers: usize, budget_ms: u64, deadline_ms: u64) -> Pool {
+    Pool::start(
+        PoolConfig {
+            workers,
+            queue_budget: Duration::from_millis(budget_ms),
+            job_deadline: Duration::from_millis(deadline_ms),
+            params,
+        },
+        SecretString::new("pool-test-pepper-0123456789abcdef".into()),
+        measure(params),
+        Arc::new(Metrics::new()),
+    )
+    .unwrap()
+}
+
+fn measure(params: HashParams) -> Duration {
+    let mut mem = compute::memory_for(params);
+    let pepper = SecretString::new("x".repeat(32));
+    let started = Instant::now();
+    compute::hash(&mut mem, &pepper, params, "warm up").unwrap();
+    started.elapsed()
+}
+
+fn hash_job(tag: &str) -> Work {
+    Work::Hash {
+        password: SecretString::new(format!("password for {tag}")),
+    }
+}
+
+/// Waits until the pool's one worker has taken a job, so what follows queues behind it.
+async fn until_busy(p: &Pool) {
+    // Generous: on a loaded test machine a low-priority worker may wait to be scheduled.
+    for _ in 0..5000 {
+        if p.shared.queues.lock().in_flight > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("worker never started");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_queue_sheds_at_once_with_retry_after() {
+    // Zero budget: with one (~0.5 s) job running, the next must be refused, and at once.
+    let p = pool_with(HashParams::new(64 * 1024, 16, 1).unwrap(), 1, 0, 10_000);
+    let p1 = p.clone();
+    let running = tokio::spawn(async move { p1.run(Lane::Confirm, hash_job("a")).await });
+    until_busy(&p).await;
+    let started = Instant::now();
+    let shed = p.run(Lane::Confirm, hash_job("b")).await;
+    assert!(matches!(shed, Err(PoolError::Shed { retry_after }) if retry_after >= Duration::from_secs(1)));
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "shedding must not wait for a worker"
+    );
+    assert!(matches!(running.await.unwrap(), Ok(Done::Hash(_))));
+    assert_eq!(p.computed(), 1, "the shed job was never hashed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_expired_job_is_answered_without_hashing() {
+    // Generous budget (admit everything), a deadline far shorter than one (~1 s) hash: the
+    // queued jobs expire behind the first. The deadline still leaves the first job 300 ms to
+    // be picked up on a busy test machine.
+    let p = pool_with(HashParams::new(64 * 1024, 32, 1).unwrap(), 1, 10_000, 300);
+    let p1 = p.clone();
+    let first = tokio::spawn(async move { p1.run(Lane::Confirm, hash_job("first")).await });
+    until_busy(&p).await;
+    let queued: Vec<_> = (0..3)
+        .map(|i| {
+            let p = p.clone();
+            tokio::spawn(async move { p.run(Lane::Confirm, hash_job(&i.to_string())).await })
+        })
+        .collect();
+    for q in queued {
+        assert!(matches!(q.await.unwrap(), Err(PoolError::Expired)));
+    }
+    assert!(first.await.unwrap().is_ok());
+    assert_eq!(p.computed(), 1, "expired jobs must not be hashed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lanes_are_served_in_priority_order() {
+    // Each job ~0.3 s, so the three below are queued long before the blocker finishes.
+    let p = pool_with(HashParams::new(64 * 1024, 8, 1).unwrap(), 1, 10_000, 10_000);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let submit = |lane: Lane, tag: &'static str| {
+        let (p, order) = (p.clone(), Arc::clone(&order));
+        tokio::spawn(async move {
+            p.run(lane, hash_job(tag)).await.unwrap();
+            order.lock().push(tag);
+        })
+    };
+    let blocker = submit(Lane::Login, "blocker");
+    until_busy(&p).await;
+    // Queued lowest first; must be served highest first.
+    let jobs = vec![
+        submit(Lane::Background, "background"),
+        submit(Lane::Login, "login"),
+        submit(Lane::Confirm, "confirm"),
+    ];
+    for _ in 0..5000 {
+        if p.shared.queues.lock().queued() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(
+        p.shared.queues.lock().in_flight,
+        1,
+        "the blocker is still running"
+    );
+    blocker.await.unwrap();
+    for j in jobs {
+        j.await.unwrap();
+    }
+    assert_eq!(*order.lock(), vec!["blocker", "confirm", "login", "background"]);
+}
+
+#[test]
+fn a_waiting_lower_lane_is_passed_over_at_most_the_starvation_limit() {
+    let shared = pool(1, 10_000, 10_000).shared;
+    let mut q = Queues::default();
+    let now = Instant::now();
+    let job = |lane: Lane| {
+        let (reply, _rx) = oneshot::channel();
+        Job {
+            work: hash_job("x"),
+            lane,
+            enqueued: now,
+            deadline: now + Duration::from_secs(60),
+            reply,
+        }
+    };
+    q.lanes[Lane::Background as usize].push_back(job(Lane::Background));
+    for _ in 0..20 {
+        q.lanes[Lane::Confirm as usize].push_back(job(Lane::Confirm));
+    }
+    let picks: Vec<Lane> = (0..=STARVATION_LIMIT)
+        .map(|_| shared.pick(&mut q, now).unwrap().lane)
+        .collect();
+    let first_background = picks.iter().position(|l| *l == Lane::Background);
+    assert_eq!(first_background, Some(STARVATION_LIMIT as usize), "{picks:?}");
+}
+
+#[test]
+fn lower_lanes_are_shed_first() {
+    let p = pool(1, 100, 10_000);
+    let q = Queues {
+        in_flight: 1,
+        ..Queues::default()
+    };
+    // One job running: a new job waits one hash time (~100 ms with slow params).
+    let wait = p.expected_wait(&q, Lane::Confirm);
+    assert!(wait > Duration::from_millis(30), "{wait:?}");
+    assert!(p.admit(&q, Lane::Background).is_err(), "background sheds first");
+}
