@@ -8,7 +8,7 @@
 #   CI_FORCE_THROWAWAY_PG=1  skip the existing-server checks and always start a throwaway cluster
 #                            (for testing this file; the machine's own server is left alone)
 
-# Default matches tests/api/helpers.rs, so a bare `cargo test` and scripts/test agree.
+# Default matches tests/api/helpers/db.rs, so a bare `cargo test` and scripts/test agree.
 readonly PG_LOCAL_URL="postgres://postgres@127.0.0.1:5432/postgres"
 # Far from 5432 so a throwaway cluster never collides with a real one.
 readonly PG_THROWAWAY_FIRST_PORT=55432
