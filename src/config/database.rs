@@ -98,13 +98,34 @@ pub(super) fn parse(env: &Env<'_>, mode: Mode) -> Result<Option<DatabaseConfig>,
     }))
 }
 
-/// A database URL with its password replaced, for printing.
+/// Query parameters of a PostgreSQL URL that carry a secret (libpq accepts both forms).
+const SECRET_QUERY_KEYS: &[&str] = &["password", "sslpassword"];
+
+/// A database URL with its password replaced, for printing: in the userinfo and in the query,
+/// where libpq also takes it (`?password=...`).
 #[must_use]
 pub fn redact_url(url: &SecretString) -> String {
     match Url::parse(url.expose()) {
         Ok(mut u) => {
             if u.password().is_some() {
                 let _ = u.set_password(Some("[redacted]"));
+            }
+            if u.query().is_some() {
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let secret = SECRET_QUERY_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s));
+                        (
+                            k.into_owned(),
+                            if secret {
+                                "[redacted]".to_owned()
+                            } else {
+                                v.into_owned()
+                            },
+                        )
+                    })
+                    .collect();
+                u.query_pairs_mut().clear().extend_pairs(pairs);
             }
             u.to_string()
         }

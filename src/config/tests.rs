@@ -36,6 +36,18 @@ fn with<'a>(vars: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
 }
 
 #[test]
+fn a_password_in_the_database_url_query_is_redacted_too() {
+    // libpq takes the password from the query as well as from the userinfo.
+    let url = SecretString::new(
+        "postgres://app@db/resetgate?sslmode=require&password=qpw999&sslpassword=kpw777".to_owned(),
+    );
+    let shown = super::redact_url(&url);
+    assert!(!shown.contains("qpw999") && !shown.contains("kpw777"), "{shown}");
+    assert!(shown.contains("sslmode=require"), "{shown}");
+    assert!(shown.contains("password=%5Bredacted%5D"), "{shown}");
+}
+
+#[test]
 fn serve_defaults_and_redaction() {
     let c = serve(OK).unwrap();
     assert_eq!(c.token_ttl, Duration::from_secs(1800));
