@@ -24,20 +24,21 @@ use prometheus::{
 /// 1 ms to 2 s: from a shed request to a slow hash under load.
 const LATENCY_BUCKETS: &[f64] = &[0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0];
 
-const ROUTE: Label = Label::fixed(
-    "route",
-    &[
-        "reset_request",
-        "reset_confirm",
-        "login",
-        "session",
-        "livez",
-        "readyz",
-        "metrics",
-        "admin",
-        "unmatched",
-    ],
-);
+/// The `route` label's values: one per entry of `http::router::ROUTES` (its test holds the two
+/// equal), and `unmatched` for anything else.
+pub const ROUTE_LABELS: &[&str] = &[
+    "reset_request",
+    "reset_confirm",
+    "login",
+    "session",
+    "livez",
+    "readyz",
+    "metrics",
+    "openapi",
+    "admin",
+    "unmatched",
+];
+const ROUTE: Label = Label::fixed("route", ROUTE_LABELS);
 const STATUS_CLASS: Label = Label::fixed("status_class", &["1xx", "2xx", "3xx", "4xx", "5xx"]);
 /// Every stable error code, so the label's values are a fixed, documented set.
 const ERROR_CODES: [&str; ErrorCode::ALL.len()] = {

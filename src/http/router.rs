@@ -306,6 +306,19 @@ mod tests {
     }
 
     #[test]
+    fn every_route_label_is_a_declared_metric_label_value() {
+        // The metrics declare the label's values (docs/metrics.md lists them); a route added here
+        // without them would export an undeclared value.
+        let mut labels: Vec<&str> = ROUTES.iter().map(|r| r.label).collect();
+        labels.push("unmatched");
+        labels.sort_unstable();
+        labels.dedup();
+        let mut declared = crate::metrics::ROUTE_LABELS.to_vec();
+        declared.sort_unstable();
+        assert_eq!(labels, declared);
+    }
+
+    #[test]
     fn templates_match_whole_segments() {
         let show = ROUTES.iter().find(|r| r.op == Op::ShowCampaign).unwrap();
         assert_eq!(
