@@ -118,7 +118,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::AdminToken => Ok(admin_token::run()),
         Command::CheckConfig { mode } => check_config::run(mode),
         Command::Healthcheck { url, timeout_ms } => {
-            match healthcheck::target(url, std::env::var("RESETGATE_OPS_LISTEN").ok()) {
+            match healthcheck::target(url, &|k| std::env::var(k).ok()) {
                 Ok(url) => Ok(healthcheck::run(&url, std::time::Duration::from_millis(timeout_ms)).await),
                 Err(e) => Err(e.into()),
             }

@@ -259,6 +259,15 @@ pub fn log_format_from_env() -> Result<LogFormat, ConfigError> {
     logging::parse(&Env::new(&|k| std::env::var(k).ok()))
 }
 
+/// `RESETGATE_OPS_LISTEN` alone, through its declaration, for `healthcheck`: the probe needs only
+/// the address to ask, and must not refuse to run because some other setting is off.
+///
+/// # Errors
+/// The variable is set but is not an address and port.
+pub fn ops_listen_from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<SocketAddr, ConfigError> {
+    Env::new(lookup).get(&server::OPS_LISTEN)
+}
+
 impl fmt::Display for Config {
     /// The effective configuration as `VAR=value` lines, secrets redacted (for `check-config`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

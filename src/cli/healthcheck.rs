@@ -11,25 +11,18 @@ use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::config::{ConfigError, DEFAULT_OPS_LISTEN};
+use crate::config::{self, ConfigError};
 
-/// The URL to probe: `url` if given, else /readyz on `RESETGATE_OPS_LISTEN`.
+/// The URL to probe: `url` if given, else /readyz on `RESETGATE_OPS_LISTEN`, read through its
+/// declaration (so it accepts exactly what `serve` accepts) from `lookup`.
 ///
 /// # Errors
 /// `RESETGATE_OPS_LISTEN` is set but is not an address and port.
-pub fn target(url: Option<String>, ops_listen: Option<String>) -> Result<String, ConfigError> {
+pub fn target(url: Option<String>, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
     if let Some(url) = url {
         return Ok(url);
     }
-    let raw = ops_listen.filter(|v| !v.is_empty());
-    let addr: SocketAddr = raw
-        .as_deref()
-        .unwrap_or(DEFAULT_OPS_LISTEN)
-        .parse()
-        .map_err(|_| ConfigError {
-            var: "RESETGATE_OPS_LISTEN".into(),
-            message: "must be an address and port, e.g. 0.0.0.0:9464".into(),
-        })?;
+    let addr = config::ops_listen_from_lookup(lookup)?;
     Ok(format!("http://{}/readyz", reachable(addr)))
 }
 
@@ -77,30 +70,47 @@ pub async fn run(url: &str, timeout: Duration) -> ExitCode {
 mod tests {
     use super::*;
 
+    fn ops(value: Option<&str>) -> impl Fn(&str) -> Option<String> + '_ {
+        move |k| {
+            (k == "RESETGATE_OPS_LISTEN")
+                .then(|| value.map(str::to_owned))
+                .flatten()
+        }
+    }
+
     #[test]
     fn probes_readyz_on_the_ops_listener() {
-        assert_eq!(target(None, None).unwrap(), "http://127.0.0.1:9464/readyz");
+        assert_eq!(target(None, &ops(None)).unwrap(), "http://127.0.0.1:9464/readyz");
         assert_eq!(
-            target(None, Some("0.0.0.0:9000".into())).unwrap(),
+            target(None, &ops(Some("0.0.0.0:9000"))).unwrap(),
             "http://127.0.0.1:9000/readyz"
         );
         assert_eq!(
-            target(None, Some("[::]:9000".into())).unwrap(),
+            target(None, &ops(Some("[::]:9000"))).unwrap(),
             "http://[::1]:9000/readyz"
         );
         assert_eq!(
-            target(None, Some("10.1.2.3:9464".into())).unwrap(),
+            target(None, &ops(Some("10.1.2.3:9464"))).unwrap(),
             "http://10.1.2.3:9464/readyz"
         );
         assert_eq!(
-            target(Some("http://x/livez".into()), None).unwrap(),
+            target(Some("http://x/livez".into()), &ops(None)).unwrap(),
             "http://x/livez"
         );
     }
 
     #[test]
     fn a_bad_ops_listen_is_a_config_error() {
-        let e = target(None, Some("nine".into())).unwrap_err();
+        let e = target(None, &ops(Some("nine"))).unwrap_err();
         assert_eq!(e.var, "RESETGATE_OPS_LISTEN");
+    }
+
+    #[test]
+    fn the_ops_listen_is_read_as_serve_reads_it() {
+        // Surrounding blanks are trimmed by every setting's parser; the probe must agree.
+        assert_eq!(
+            target(None, &ops(Some(" 127.0.0.1:9000 "))).unwrap(),
+            "http://127.0.0.1:9000/readyz"
+        );
     }
 }
