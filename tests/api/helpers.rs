@@ -359,7 +359,15 @@ pub async fn json(resp: reqwest::Response) -> Value {
     resp.json().await.expect("JSON body")
 }
 
+/// The stable `code` of an RFC 9457 problem document, after checking that it is one.
 pub async fn error_code(resp: reqwest::Response) -> String {
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("application/problem+json"),
+        "an error answers with a problem document"
+    );
     json(resp).await["code"]
         .as_str()
         .expect("the problem document has a code")
