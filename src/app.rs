@@ -150,6 +150,10 @@ pub async fn start(parts: Parts) -> anyhow::Result<Running> {
 ///
 /// # Errors
 /// As [`start`].
+#[allow(
+    clippy::too_many_lines,
+    reason = "the wiring reads top to bottom in start-up order; split, the order would be hidden"
+)]
 pub async fn start_with_engine(parts: Parts, engine: MakeEngine) -> anyhow::Result<Running> {
     let Parts {
         config,

@@ -1,6 +1,9 @@
 //! The one place errors become responses: RFC 9457 problem documents
 //! (`application/problem+json`) with the stable [`ErrorCode`] as the `code` extension member and a
 //! short `detail` for people. Internal detail is logged here, once, and never sent.
+//!
+//! Deliberately one file, a little past the usual size: every error of every layer meets its
+//! status, code, headers and log line here, so a reviewer audits what clients can see in one place.
 
 use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};

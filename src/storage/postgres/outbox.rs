@@ -90,6 +90,10 @@ async fn put_buckets(
     Ok(())
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one SQL statement (the fair claim across budgets), most of its lines are the query"
+)]
 pub(super) async fn claim(
     store: &PostgresStore,
     now: DateTime<Utc>,

@@ -104,6 +104,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the benchmark's steps in the order they run: seed, start, watch, verify"
+)]
 async fn bench(args: &Args, db_url: &str) -> anyhow::Result<Figures> {
     let sink = sink::Sink::start().await?;
     let vars: HashMap<String, String> = [
