@@ -25,6 +25,25 @@ pub fn resetgate() -> Command {
 
 pub type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
 
+/// Sends SIGTERM, as systemd, Kubernetes or a container runtime would to stop the gateway.
+pub fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("the child is running").to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// Waits for the child to exit 0 within `within`: it drained and stopped on its own.
+pub async fn exits_cleanly(child: &mut tokio::process::Child, within: Duration) {
+    let status = tokio::time::timeout(within, child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
 pub async fn next_line_containing(lines: &mut Lines, needle: &str) -> String {
     tokio::time::timeout(Duration::from_secs(20), async {
         while let Some(line) = lines.next_line().await.expect("read stdout") {
@@ -88,17 +107,8 @@ async fn demo_mode_works_with_no_database() {
     assert_eq!(resp.status(), 200);
 
     // SIGTERM: drains and exits 0.
-    let pid = child.id().expect("pid").to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("exits after SIGTERM")
-        .unwrap();
-    assert!(status.success(), "{status:?}");
+    sigterm(&child);
+    exits_cleanly(&mut child, Duration::from_secs(10)).await;
 
     let mut err = String::new();
     while let Ok(Some(line)) = stderr.next_line().await {

@@ -2,12 +2,12 @@
 //! `healthcheck` subcommand that the container image uses in place of curl (deploy/Dockerfile).
 
 use std::os::unix::net::UnixDatagram;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
-use crate::cli::{next_line_containing, resetgate};
+use crate::cli::{exits_cleanly, next_line_containing, resetgate, sigterm};
 use crate::helpers::{TestDb, PEPPER};
 
 /// The next notification systemd would receive, as text.
@@ -77,12 +77,7 @@ async fn serve_tells_systemd_when_ready_and_when_stopping_and_healthcheck_follow
     assert!(out.status.success(), "{out:?}");
 
     // SIGTERM: systemd hears STOPPING=1 and the healthcheck fails while the process drains.
-    let pid = child.id().unwrap().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    sigterm(&child);
     let stopping = tokio::task::spawn_blocking(move || next_notification(&notify))
         .await
         .unwrap();
@@ -91,11 +86,7 @@ async fn serve_tells_systemd_when_ready_and_when_stopping_and_healthcheck_follow
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("503"), "{out:?}");
 
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .expect("exits after draining")
-        .unwrap();
-    assert!(status.success(), "{status:?}");
+    exits_cleanly(&mut child, Duration::from_secs(15)).await;
 
     // Nothing listening: unhealthy, not a hang or a crash.
     let out = healthcheck(&["--timeout-ms", "500"], Some(&ops));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
 
-use crate::cli::{next_line_containing, resetgate, BIN};
+use crate::cli::{exits_cleanly, next_line_containing, resetgate, sigterm, BIN};
 use crate::helpers::{TestDb, PEPPER};
 
 /// Runs the gateway (`cmd` is set up by the caller), makes one reset request carrying `request_id`,
@@ -44,17 +44,8 @@ async fn one_request_then_stop(cmd: Command, request_id: &str) -> Vec<u8> {
         .await
         .unwrap();
     assert_eq!(resp.status(), 202);
-    let pid = child.id().expect("pid").to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("exits after SIGTERM")
-        .unwrap();
-    assert!(status.success(), "{status:?}");
+    sigterm(&child);
+    exits_cleanly(&mut child, Duration::from_secs(10)).await;
     stderr.await.unwrap()
 }
 
