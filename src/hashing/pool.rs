@@ -242,12 +242,7 @@ impl Pool {
             }
             if let Err(retry_after) = self.admit(&q, lane) {
                 drop(q);
-                self.shared
-                    .metrics
-                    .hash_jobs
-                    .with_label_values(&[lane.as_str(), "shed"])
-                    .inc();
-                return Err(PoolError::Shed { retry_after });
+                return Err(self.shed(lane, retry_after));
             }
             q.lanes[lane as usize].push_back(Job {
                 work,
@@ -272,13 +267,18 @@ impl Pool {
         let q = self.shared.queues.lock();
         self.admit(&q, lane).map_err(|retry_after| {
             drop(q);
-            self.shared
-                .metrics
-                .hash_jobs
-                .with_label_values(&[lane.as_str(), "shed"])
-                .inc();
-            PoolError::Shed { retry_after }
+            self.shed(lane, retry_after)
         })
+    }
+
+    /// A refusal at admission, counted once whichever door refused it.
+    fn shed(&self, lane: Lane, retry_after: Duration) -> PoolError {
+        self.shared
+            .metrics
+            .hash_jobs
+            .with_label_values(&[lane.as_str(), "shed"])
+            .inc();
+        PoolError::Shed { retry_after }
     }
 
     /// Expected queueing delay for a new job in `lane`: the jobs it would wait behind (queued in
