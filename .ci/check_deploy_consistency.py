@@ -38,13 +38,33 @@ PROMETHEUS = DEPLOY / "prometheus" / "prometheus.yml"
 UNIT = DEPLOY / "systemd" / "resetgate.service"
 ENV_FILE = DEPLOY / "systemd" / "resetgate.env"
 
-# The gateway's defaults (docs/configuration.md), used when an artefact leaves a
-# setting unset.
+# The gateway's defaults for the settings whose arithmetic is checked here, used when an artefact
+# leaves one unset. With --binary (as CI runs it) they are read from the gateway itself
+# (`check-config --mode demo` with nothing set), so they cannot drift from its declarations; these
+# values are only the fallback for a run without a binary.
 DEFAULTS = {
     "RESETGATE_SHUTDOWN_DELAY_MS": 0,
     "RESETGATE_DRAIN_TIMEOUT_MS": 30000,
     "RESETGATE_ARGON2_M_KIB": 19456,
 }
+
+
+def load_defaults(binary: str) -> None:
+    """Replaces DEFAULTS with what the gateway itself says, failing loudly if it cannot."""
+    out = subprocess.run(
+        [binary, "check-config", "--mode", "demo"],
+        env={"PATH": os.environ.get("PATH", "")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"{binary} check-config --mode demo failed: {out.stderr.strip()}")
+    shown = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line and not line.startswith("#"))
+    for key in DEFAULTS:
+        if key not in shown:
+            raise SystemExit(f"{binary} check-config does not print {key}")
+        DEFAULTS[key] = int(shown[key])
 # Memory beyond the argon2 blocks: runtime, blocklist, connections, request bodies. With W = 2 the
 # gateway's resident set is about 68 MiB under load (docs/perf.md), 38 MiB of it argon2 blocks, so
 # this leaves room for a burst of in-flight requests and database connections.
@@ -700,6 +720,8 @@ def main() -> int:
     if not DEPLOY.is_dir():
         print("run from the repository root", file=sys.stderr)
         return 2
+    if args.binary:
+        load_defaults(args.binary)
     k8s_env = section("Kubernetes", lambda: check_k8s(load_k8s()))
     sd_env, sd_unit_env = section("systemd", check_systemd) or ({}, {})
     compose_env = section("Docker", check_docker)
