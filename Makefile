@@ -2,7 +2,7 @@
 # Each installs what it needs when missing (as root) or says in one line what is missing; see
 # docs/development.md.
 
-.PHONY: test lint deps ci demo
+.PHONY: test lint deps api ci demo
 
 # The whole suite, with its SMTP sink venv, Prometheus and PostgreSQL set up first.
 test:
@@ -15,6 +15,10 @@ lint:
 # cargo-deny: licences, duplicate versions, sources, and advisories when the database is reachable.
 deps:
 	bash .ci/check-deps
+
+# The API contract: openapi-spec-validator, then schemathesis against running gateways.
+api:
+	bash .ci/check-api
 
 ci:
 	bash .ci/run
