@@ -22,7 +22,11 @@ fn init_logging() -> Result<(), config::ConfigError> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // The subscriber reports a failed write with eprintln!, to the same stderr that just failed,
+        // and eprintln! panics on a closed stderr: a log pipe whose reader died (a crashed log
+        // shipper) would take the gateway down with it. A lost log line is the lesser harm.
+        .log_internal_errors(false);
     match format {
         // The request id is the `id` field of the `request` span (http::observe): `span` holds the
         // innermost span of an event, `spans` all of them, outermost first.

@@ -160,3 +160,43 @@ fn a_bad_log_format_is_a_config_error_for_every_command() {
         .unwrap()
         .contains("RESETGATE_LOG_FORMAT=json\n"));
 }
+
+/// A log reader that goes away (a crashed log shipper) must not take the gateway with it: it keeps
+/// answering, and still drains and exits 0 on SIGTERM.
+#[tokio::test]
+async fn a_closed_log_pipe_does_not_crash_the_gateway() {
+    for format in ["json", "text"] {
+        let mut child = tokio::process::Command::from(resetgate())
+            .arg("demo")
+            .env("RESETGATE_LOG_FORMAT", format)
+            .env("RESETGATE_LISTEN", "127.0.0.1:0")
+            .env("RESETGATE_OPS_LISTEN", "127.0.0.1:0")
+            .env("RESETGATE_RESET_FLOOR_MS", "10")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn resetgate");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let listening = next_line_containing(&mut stdout, "listening on http://").await;
+        // Only now: closing earlier would race the demo banner, printed before anything listens.
+        drop(child.stderr.take());
+        let base = listening
+            .split("listening on ")
+            .nth(1)
+            .expect("address")
+            .trim()
+            .to_owned();
+        for _ in 0..3 {
+            let resp = reqwest::Client::new()
+                .post(format!("{base}/v1/password-reset/request"))
+                .json(&serde_json::json!({ "email": "nobody@example.com" }))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{format}: the gateway stopped answering: {e}"));
+            assert_eq!(resp.status(), 202, "{format}");
+        }
+        sigterm(&child);
+        exits_cleanly(&mut child, Duration::from_secs(10)).await;
+    }
+}
