@@ -200,6 +200,7 @@ pub async fn start_with_engine(parts: Parts, engine: MakeEngine) -> anyhow::Resu
         shutdown: shutdown.clone(),
         campaigns: campaigns.clone(),
         admin_token: config.admin.token_sha256.map(TokenDigest::from_bytes),
+        public_base_url: config.public_base_url.clone(),
     });
 
     let listener = TcpListener::bind(config.listen)

@@ -4,6 +4,7 @@ pub mod errors;
 pub mod extract;
 pub mod handlers;
 pub mod observe;
+pub mod pages;
 pub mod readiness;
 pub mod router;
 pub mod server;

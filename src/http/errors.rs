@@ -11,6 +11,7 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 use serde::Serialize;
 
+use super::pages;
 use crate::admission::rate_limit::Rejection;
 use crate::error_code::ErrorCode;
 use crate::reset::password::PolicyViolation;
@@ -237,6 +238,59 @@ impl Error {
             }
             _ => {}
         }
+        resp
+    }
+}
+
+impl Error {
+    /// The same error as a small page, for a browser: what happened and, when the server said when
+    /// to retry, a `<meta http-equiv="refresh">` that retries by itself.
+    #[must_use]
+    pub fn into_page(self) -> HttpResponse {
+        as_page(self.into_response())
+    }
+}
+
+/// Re-renders a problem response as a page, keeping its status, code and headers (`Retry-After`,
+/// `Allow`, ...). Anything that is not an error response passes through unchanged.
+#[must_use]
+pub fn as_page(resp: HttpResponse) -> HttpResponse {
+    let Some(code) = resp.extensions().get::<ErrorCode>().copied() else {
+        return resp;
+    };
+    let status = resp.status();
+    let t = pages::words();
+    let retry_after = resp
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let (title, body, refresh) = match status {
+        StatusCode::TOO_MANY_REQUESTS => (t.limited_title, t.limited_body, retry_after),
+        StatusCode::SERVICE_UNAVAILABLE => (t.busy_title, t.busy_body, retry_after),
+        _ => (t.error_title, t.error_body, None),
+    };
+    let mut page = pages::html(status, &pages::Message::new(title, body, refresh));
+    page.extensions_mut().insert(code);
+    for name in [RETRY_AFTER, ALLOW, WWW_AUTHENTICATE] {
+        if let Some(v) = resp.headers().get(&name) {
+            page.headers_mut().insert(name, v.clone());
+        }
+    }
+    page
+}
+
+/// What a browser gets when it is shed or rate limited: a page rather than a JSON blob. Every
+/// other response, and every response to a client that prefers JSON, is left as it is.
+#[must_use]
+pub fn for_client(resp: HttpResponse, prefers_html: bool) -> HttpResponse {
+    let shed_or_limited = matches!(
+        resp.status(),
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    );
+    if prefers_html && shed_or_limited {
+        as_page(resp)
+    } else {
         resp
     }
 }

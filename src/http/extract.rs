@@ -22,25 +22,7 @@ pub async fn json<T: DeserializeOwned>(req: Request<Incoming>, limit: usize) -> 
     if !is_json(&parts) {
         return Err(Error::UnsupportedMediaType);
     }
-    // Refuse a declared oversize body before reading a byte of it.
-    let declared = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(Error::PayloadTooLarge(limit));
-    }
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(Error::PayloadTooLarge(limit)),
-        Err(_) => {
-            return Err(Error::Rejected {
-                code: ErrorCode::BodyReadFailed,
-                detail: "could not read the request body".into(),
-            })
-        }
-    };
+    let bytes = read_body(&parts, body, limit).await?;
     serde_json::from_slice(&bytes).map_err(|e| {
         let code = if e.is_data() {
             ErrorCode::InvalidRequest
@@ -55,13 +37,56 @@ pub async fn json<T: DeserializeOwned>(req: Request<Incoming>, limit: usize) -> 
     })
 }
 
+/// Parses an HTML form's body (`application/x-www-form-urlencoded`) of at most `limit` bytes.
+///
+/// # Errors
+/// 415 for another content type, 413 past the limit, 400 when the fields do not fit `T`.
+pub async fn form<T: DeserializeOwned>(req: Request<Incoming>, limit: usize) -> Result<T, Error> {
+    let (parts, body) = req.into_parts();
+    if !has_media_type(&parts, "application/x-www-form-urlencoded") {
+        return Err(Error::Rejected {
+            code: ErrorCode::UnsupportedMediaType,
+            detail: "a form must be sent as application/x-www-form-urlencoded".into(),
+        });
+    }
+    let bytes = read_body(&parts, body, limit).await?;
+    serde_urlencoded::from_bytes(&bytes).map_err(|e| Error::Rejected {
+        code: ErrorCode::InvalidRequest,
+        detail: e.to_string(),
+    })
+}
+
+async fn read_body(parts: &Parts, body: Incoming, limit: usize) -> Result<bytes::Bytes, Error> {
+    // Refuse a declared oversize body before reading a byte of it.
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(Error::PayloadTooLarge(limit));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Error::PayloadTooLarge(limit)),
+        Err(_) => Err(Error::Rejected {
+            code: ErrorCode::BodyReadFailed,
+            detail: "could not read the request body".into(),
+        }),
+    }
+}
+
 fn is_json(parts: &Parts) -> bool {
+    has_media_type(parts, "application/json")
+}
+
+fn has_media_type(parts: &Parts, want: &str) -> bool {
     parts
         .headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case(want))
 }
 
 /// The bearer token of an `Authorization: Bearer ...` header.

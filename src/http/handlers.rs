@@ -5,5 +5,6 @@
 
 pub mod admin;
 pub mod ops;
+pub mod pages;
 pub mod reset;
 pub mod session;

@@ -12,7 +12,7 @@ use http::Request;
 use hyper::body::Incoming;
 
 use super::errors::{Error, HttpResponse};
-use super::handlers::{admin, ops, reset, session};
+use super::handlers::{admin, ops, pages, reset, session};
 use super::state::AppState;
 use crate::campaign::model::Action;
 
@@ -53,6 +53,11 @@ enum Op {
     ShowCampaign,
     ChangeCampaign(Action),
     Outbox,
+    ForgotForm,
+    ForgotSubmit,
+    ResetForm,
+    ResetSubmit,
+    Stylesheet,
 }
 
 /// One operation: a method on a path template, on the listeners that serve it.
@@ -107,6 +112,11 @@ pub const ROUTES: &[Route] = &[
     ),
     route("POST", "/v1/login", "login", &[Public], Op::Login),
     route("GET", "/v1/session", "session", &[Public], Op::Session),
+    route("GET", "/forgot", "forgot", &[Public], Op::ForgotForm),
+    route("POST", "/forgot", "forgot", &[Public], Op::ForgotSubmit),
+    route("GET", "/reset", "reset_page", &[Public], Op::ResetForm),
+    route("POST", "/reset", "reset_page", &[Public], Op::ResetSubmit),
+    route("GET", "/assets/style.css", "assets", &[Public], Op::Stylesheet),
     route("GET", "/livez", "livez", &[Public, Ops, Admin], Op::Livez),
     route("GET", "/readyz", "readyz", &[Public, Ops], Op::Readyz),
     route("GET", "/metrics", "metrics", &[Ops], Op::Metrics),
@@ -200,7 +210,12 @@ pub fn route_label(path: &str) -> &'static str {
 /// Probes, metrics and the API document: served outside the admission layers (see `stack.rs`).
 #[must_use]
 pub fn is_operational(path: &str) -> bool {
-    matches!(route_label(path), "livez" | "readyz" | "metrics" | "openapi")
+    // The stylesheet is a constant compiled into the binary: serving it costs less than refusing
+    // it, and the busy page a shed browser gets needs it.
+    matches!(
+        route_label(path),
+        "livez" | "readyz" | "metrics" | "openapi" | "assets"
+    )
 }
 
 #[derive(Clone)]
@@ -268,6 +283,18 @@ async fn dispatch(
         Op::ShowCampaign => admin::show(state, campaign_id(id)?).await,
         Op::ChangeCampaign(action) => admin::change(state, campaign_id(id)?, action).await,
         Op::Outbox => admin::outbox(state).await,
+        // A page's errors are pages too, whatever the Accept header says.
+        Op::ForgotForm => Ok(pages::forgot_form()),
+        Op::ForgotSubmit => Ok(pages::forgot_submit(state, req)
+            .await
+            .unwrap_or_else(Error::into_page)),
+        Op::ResetForm => Ok(pages::reset_form(state, req)
+            .await
+            .unwrap_or_else(Error::into_page)),
+        Op::ResetSubmit => Ok(pages::reset_submit(state, req)
+            .await
+            .unwrap_or_else(Error::into_page)),
+        Op::Stylesheet => Ok(crate::http::pages::stylesheet()),
     }
 }
 

@@ -16,6 +16,9 @@
 //!    than waits (a `ConcurrencyLimit` alone would queue without bound).
 //! 8. router.
 //!
+//! Below observe, a client whose `Accept` prefers HTML (a browser) that is shed or rate limited
+//! gets a small page that retries by itself (`errors::for_client`); the JSON API is unchanged.
+//!
 //! The body limit is applied where bodies are read (`extract::json`), so an oversize body gets the
 //! same problem document as all other bad input. The per-address limit on reset emails needs the
 //! body and must hold across replicas, so the reset flow enforces it in the store.
@@ -26,6 +29,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::TryFutureExt as _;
 use http::Request;
 use hyper::body::Incoming;
 use tower::util::BoxCloneSyncService;
@@ -33,6 +37,7 @@ use tower::{ServiceBuilder, ServiceExt as _};
 
 use super::errors::{self, HttpResponse};
 use super::observe::ObserveLayer;
+use super::pages::prefers_html;
 use super::router::{is_operational, Listener, Router};
 use super::state::AppState;
 use crate::admission::rate_limit::RateLimitLayer;
@@ -60,7 +65,10 @@ pub fn build(state: Arc<AppState>, request_timeout: Duration, max_in_flight: usi
         } else {
             api.clone()
         };
-        target.oneshot(req)
+        let html = prefers_html(req.headers());
+        target
+            .oneshot(req)
+            .map_ok(move |resp| errors::for_client(resp, html))
     });
     BoxCloneSyncService::new(
         ServiceBuilder::new()

@@ -23,4 +23,6 @@ pub struct AppState {
     pub campaigns: Option<Arc<dyn CampaignStore>>,
     /// SHA-256 of the admin token; `None` refuses every admin request.
     pub admin_token: Option<TokenDigest>,
+    /// `RESETGATE_PUBLIC_BASE_URL`: the only origin the pages accept form posts from.
+    pub public_base_url: url::Url,
 }

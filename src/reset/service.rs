@@ -43,6 +43,15 @@ pub enum Error {
     Hash(PoolError),
 }
 
+/// The account behind a live reset token, as the reset page needs it.
+#[derive(Debug)]
+pub struct TokenHolder {
+    /// Shown read-only, so a password manager saves the new password under the right account.
+    pub email: EmailAddress,
+    /// The policy's minimum length for this account (lower with MFA).
+    pub min_chars: usize,
+}
+
 pub struct ResetService {
     pub store: Arc<dyn Store>,
     pub hasher: Hasher,
@@ -127,6 +136,26 @@ impl ResetService {
             .await?;
         self.metrics.reset_requests.with_label_values(&["issued"]).inc();
         Ok(())
+    }
+
+    /// Who a reset token belongs to, if it is live, without consuming it: the reset page renders
+    /// its form from this, and mail scanners that fetch the link must leave it usable.
+    ///
+    /// # Errors
+    /// Only when the store is unavailable or broken.
+    pub async fn reset_token_holder(&self, token: &BearerToken) -> Result<Option<TokenHolder>, Error> {
+        let account = self
+            .store
+            .account_for_reset_token(&token.digest(), self.clock.now())
+            .await?;
+        Ok(account.map(|a| TokenHolder {
+            min_chars: if a.mfa_enabled {
+                self.policy.min_chars_with_mfa
+            } else {
+                self.policy.min_chars
+            },
+            email: a.email,
+        }))
     }
 
     /// Sets a new password with a reset token.

@@ -88,8 +88,8 @@ async fn demo_mode_works_with_no_database() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 202);
-    let link = next_line_containing(&mut stdout, "#token=").await;
-    let token = link.split("#token=").nth(1).expect("token").trim().to_owned();
+    let link = next_line_containing(&mut stdout, "?token=").await;
+    let token = link.split("?token=").nth(1).expect("token").trim().to_owned();
 
     let resp = client
         .post(format!("{base}/v1/password-reset/confirm"))

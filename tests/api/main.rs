@@ -18,6 +18,7 @@ mod malformed;
 mod openapi;
 mod overload;
 mod pacing;
+mod pages;
 mod proxy;
 mod reset_confirm;
 mod reset_request;

@@ -162,7 +162,7 @@ async fn a_password_changed_notice_is_sent(backend: Backend) {
     assert_eq!(mails[1].subject, "Your password was changed");
     assert!(mails[1].body.contains("https://reset.example.test/forgot"));
     // The reset link was built from the configured base URL.
-    assert!(mails[0].body.contains("https://reset.example.test/reset#token="));
+    assert!(mails[0].body.contains("https://reset.example.test/reset?token="));
 }
 
 /// The stored hash is argon2id at the configured parameters and the token is marked used.

@@ -100,7 +100,7 @@ async fn reset_mail_arrives_over_smtp_and_its_link_resets_the_password() {
     let text = mail.text.as_deref().expect("a text/plain part");
     let html = mail.html.as_deref().expect("a text/html part");
     let token = mail.token();
-    let link = format!("{BASE_URL}reset#token={token}");
+    let link = format!("{BASE_URL}reset?token={token}");
     assert!(text.contains(&link), "{text}");
     assert!(html.contains(&format!("href=\"{link}\"")), "{html}");
     // Nothing else in the message points anywhere but the configured base URL.

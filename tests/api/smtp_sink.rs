@@ -84,7 +84,7 @@ impl Received {
     /// The reset token from the link in the text part.
     pub fn token(&self) -> String {
         let text = self.text.as_deref().expect("mail has a text part");
-        let at = text.find("#token=").expect("mail has a reset link") + "#token=".len();
+        let at = text.find("?token=").expect("mail has a reset link") + "?token=".len();
         text[at..at + 43].to_owned()
     }
 }

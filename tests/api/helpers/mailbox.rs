@@ -15,7 +15,7 @@ pub struct Mail {
 impl Mail {
     /// The reset token from the link in the body.
     pub fn token(&self) -> String {
-        let at = self.body.find("#token=").expect("mail has a reset link") + "#token=".len();
+        let at = self.body.find("?token=").expect("mail has a reset link") + "?token=".len();
         self.body[at..at + 43].to_owned()
     }
 }

@@ -1,0 +1,159 @@
+//! The pages of the reset journey: GET/POST /forgot, GET/POST /reset, and the stylesheet. They
+//! run the same `reset::service` calls as the JSON API (same limits, hashing lanes and timing
+//! floor); only the input (a form) and the output (a page) differ.
+
+use std::sync::Arc;
+
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use serde::Deserialize;
+
+use crate::http::errors::{Error, HttpResponse};
+use crate::http::extract;
+use crate::http::pages::{
+    self, html, policy_text, violation_text, words, Forgot, ForgotSent, Message, Reset, ResetDone,
+    ResetExpired,
+};
+use crate::http::state::AppState;
+use crate::reset::service;
+use crate::reset::token::BearerToken;
+use crate::secret::SecretString;
+
+#[derive(Deserialize)]
+struct ForgotForm {
+    #[serde(default)]
+    email: String,
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    #[serde(default)]
+    token: String,
+    new_password: Option<SecretString>,
+    /// A checkbox: present when checked, absent otherwise. The form checks it by default.
+    sign_out_everywhere: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ResetQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// A small 403 page for a form posted from another origin (see `pages::same_origin`).
+fn refused() -> HttpResponse {
+    let t = words();
+    html(
+        StatusCode::FORBIDDEN,
+        &Message::new(t.refused_title, t.refused_body, None),
+    )
+}
+
+#[must_use]
+pub fn forgot_form() -> HttpResponse {
+    html(
+        StatusCode::OK,
+        &Forgot {
+            t: words(),
+            email: "",
+            error: None,
+        },
+    )
+}
+
+/// The same page at the same status for known and unknown addresses, after the same service call
+/// and its timing floor.
+pub async fn forgot_submit(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
+    if !pages::same_origin(req.headers(), &state.public_base_url) {
+        return Ok(refused());
+    }
+    let form: ForgotForm = extract::form(req, state.body_limit).await?;
+    let email = match extract::email(&form.email) {
+        Ok(email) => email,
+        Err(e) => {
+            return Ok(html(
+                StatusCode::BAD_REQUEST,
+                &Forgot {
+                    t: words(),
+                    email: form.email.trim(),
+                    error: Some(e.to_string()),
+                },
+            ))
+        }
+    };
+    state.service.request_reset(&email).await?;
+    Ok(html(StatusCode::OK, &ForgotSent { t: words() }))
+}
+
+/// Reads the token and never consumes it: mail scanners and link previewers fetch the link
+/// before the person does, and the link must still work after they have.
+pub async fn reset_form(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
+    let query: ResetQuery = serde_urlencoded::from_str(req.uri().query().unwrap_or_default())
+        .unwrap_or(ResetQuery { token: String::new() });
+    form_for(&state, &query.token, true, None, StatusCode::OK).await
+}
+
+/// The new-password form for a live token, or the expired page.
+async fn form_for(
+    state: &AppState,
+    raw_token: &str,
+    sign_out: bool,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, Error> {
+    let holder = match BearerToken::parse(raw_token) {
+        Ok(token) => state.service.reset_token_holder(&token).await?,
+        Err(_) => None,
+    };
+    let Some(holder) = holder else {
+        return Ok(html(StatusCode::OK, &ResetExpired { t: words() }));
+    };
+    Ok(html(
+        status,
+        &Reset {
+            t: words(),
+            policy: policy_text(&state.service.policy, holder.min_chars),
+            token: raw_token,
+            username: holder.email.as_str(),
+            sign_out,
+            error,
+        },
+    ))
+}
+
+/// Consumes the token through the same confirm path as the JSON API.
+pub async fn reset_submit(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
+    if !pages::same_origin(req.headers(), &state.public_base_url) {
+        return Ok(refused());
+    }
+    let form: ResetForm = extract::form(req, state.body_limit).await?;
+    let sign_out = form.sign_out_everywhere.is_some();
+    let password = form
+        .new_password
+        .unwrap_or_else(|| SecretString::new(String::new()));
+    let Ok(token) = BearerToken::parse(&form.token) else {
+        return Ok(html(StatusCode::BAD_REQUEST, &ResetExpired { t: words() }));
+    };
+    match state.service.confirm_reset(&token, &password, sign_out).await {
+        Ok(()) => Ok(html(
+            StatusCode::OK,
+            &ResetDone {
+                t: words(),
+                signed_out: sign_out,
+            },
+        )),
+        Err(service::Error::TokenInvalid) => Ok(html(StatusCode::BAD_REQUEST, &ResetExpired { t: words() })),
+        // The token is still live: the form again, with the reason, keeping the token.
+        Err(service::Error::Policy(v)) => {
+            form_for(
+                &state,
+                &form.token,
+                sign_out,
+                Some(violation_text(v)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,318 @@
+//! The HTML pages behind the emailed links (/forgot, /reset): askama templates, checked at
+//! compile time and escaped automatically, one stylesheet compiled into the binary, and the
+//! headers every page sends. docs/pages.md says what each page does and why.
+
+pub mod words;
+
+use askama::Template;
+use bytes::Bytes;
+use http::header::{
+    HeaderName, HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ORIGIN, REFERER,
+    REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+};
+use http::{HeaderMap, Response, StatusCode};
+use http_body_util::Full;
+use url::Url;
+
+use self::words::{Words, EN};
+use super::errors::HttpResponse;
+use crate::reset::password::{PasswordPolicy, PolicyViolation};
+
+/// Nothing but our own stylesheet and our own form targets: no script can run, no third party is
+/// contacted, and no other site may frame the page (clickjacking a password form).
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                       frame-ancestors 'none'; base-uri 'none'";
+
+const STYLESHEET: &str = include_str!("../../assets/style.css");
+
+/// Relative, so the pages work under a base URL with a path (`https://example.com/account/`).
+/// The version in the query changes the URL on every release, so the long cache never serves an
+/// old stylesheet to a new page.
+pub const STYLESHEET_HREF: &str = concat!("assets/style.css?v=", env!("CARGO_PKG_VERSION"));
+
+/// The words of the pages. One language for now; the `Words` table is the seam for more.
+#[must_use]
+pub const fn words() -> &'static Words {
+    &EN
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct Forgot<'a> {
+    pub t: &'static Words,
+    pub email: &'a str,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "forgot_sent.html")]
+pub struct ForgotSent {
+    pub t: &'static Words,
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+pub struct Reset<'a> {
+    pub t: &'static Words,
+    pub policy: String,
+    pub token: &'a str,
+    pub username: &'a str,
+    pub sign_out: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "reset_expired.html")]
+pub struct ResetExpired {
+    pub t: &'static Words,
+}
+
+#[derive(Template)]
+#[template(path = "reset_done.html")]
+pub struct ResetDone {
+    pub t: &'static Words,
+    pub signed_out: bool,
+}
+
+/// A page that only says what happened: refused, busy, rate limited, failed. With
+/// `refresh_secs` the browser retries by itself when the server said it could.
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct Message {
+    pub t: &'static Words,
+    pub title: &'static str,
+    pub body: &'static str,
+    pub retry: String,
+    pub refresh_secs: Option<u64>,
+}
+
+impl Message {
+    #[must_use]
+    pub fn new(title: &'static str, body: &'static str, refresh_secs: Option<u64>) -> Self {
+        let t = words();
+        Self {
+            t,
+            title,
+            body,
+            retry: refresh_secs
+                .map(|s| t.retry.replace("{secs}", &s.to_string()))
+                .unwrap_or_default(),
+            refresh_secs,
+        }
+    }
+}
+
+/// The policy in plain words, shown before the user types.
+#[must_use]
+pub fn policy_text(policy: &PasswordPolicy, min: usize) -> String {
+    words()
+        .policy
+        .replace("{min}", &min.to_string())
+        .replace("{max}", &policy.max_chars.to_string())
+}
+
+/// Why a password was refused, in the page's words.
+#[must_use]
+pub fn violation_text(v: PolicyViolation) -> String {
+    let t = words();
+    match v {
+        PolicyViolation::TooShort { min } => t.too_short.replace("{min}", &min.to_string()),
+        PolicyViolation::TooLong { max } => t.too_long.replace("{max}", &max.to_string()),
+        PolicyViolation::Blocklisted => t.blocklisted.to_owned(),
+        PolicyViolation::MatchesEmail => t.matches_email.to_owned(),
+    }
+}
+
+/// Renders a page with the headers every page sends.
+#[must_use]
+pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
+    // The templates only interpolate strings and numbers into static text; askama's own error
+    // (a failing `Display`) cannot happen. Should it, an empty 500 beats a panic.
+    let (status, body) = match page.render() {
+        Ok(body) => (status, body),
+        Err(e) => {
+            tracing::error!(error = %e, "page did not render");
+            (StatusCode::INTERNAL_SERVER_ERROR, String::new())
+        }
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    // Pages hold tokens (the reset form) and account addresses: no cache may keep them.
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    secure(h);
+    resp
+}
+
+/// The headers of every page and of the stylesheet.
+fn secure(h: &mut HeaderMap) {
+    h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    // The reset page's URL holds the token: no link or subresource may carry it elsewhere.
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+}
+
+/// GET /assets/style.css: the one stylesheet, cached for a year (its URL changes per release).
+#[must_use]
+pub fn stylesheet() -> HttpResponse {
+    let mut resp = Response::new(Full::new(Bytes::from_static(STYLESHEET.as_bytes())));
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    secure(h);
+    resp
+}
+
+/// Whether the client would rather read HTML than JSON: a browser's `Accept` names `text/html`
+/// above everything else; API clients send `application/json`, `*/*` or nothing.
+#[must_use]
+pub fn prefers_html(headers: &HeaderMap) -> bool {
+    let Some(accept) = headers.get(ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mut html = 0.0_f32;
+    let mut other = 0.0_f32;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if media == "text/html" || media == "application/xhtml+xml" {
+            html = html.max(q);
+        } else {
+            other = other.max(q);
+        }
+    }
+    html > 0.0 && html > other
+}
+
+/// The CSRF defence of the form POSTs: a strict same-origin check.
+///
+/// Why not a cookie-bound form token: nobody is signed in on these pages, so there is no session
+/// for a token to bind to, and a token minted per form view would be a cookie we issue to every
+/// scanner and visitor on breach day. Every current browser sends `Origin` on a form POST (and
+/// `Referer` is the fallback where a privacy setting strips it; our pages ask for no-referrer, so
+/// browsers send `Origin` then). A request that carries neither cannot be told from a forged one,
+/// so it is refused. The expected origin is `RESETGATE_PUBLIC_BASE_URL`'s, never the Host header.
+#[must_use]
+pub fn same_origin(headers: &HeaderMap, base: &Url) -> bool {
+    let expected = base.origin().ascii_serialization();
+    let header = |name: HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(origin) = header(ORIGIN) {
+        return origin == expected;
+    }
+    header(REFERER)
+        .and_then(|r| Url::parse(r).ok())
+        .is_some_and(|r| r.origin().ascii_serialization() == expected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(HeaderName, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(k.clone(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn browsers_prefer_html_and_api_clients_do_not() {
+        let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+        assert!(prefers_html(&headers(&[(ACCEPT, browser)])));
+        assert!(!prefers_html(&headers(&[(ACCEPT, "*/*")])));
+        assert!(!prefers_html(&headers(&[(ACCEPT, "application/json")])));
+        assert!(!prefers_html(&headers(&[(
+            ACCEPT,
+            "application/json, text/html;q=0.5"
+        )])));
+        assert!(!prefers_html(&headers(&[(ACCEPT, "text/html;q=0")])));
+        assert!(!prefers_html(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn only_our_own_origin_may_post() {
+        let base = Url::parse("https://example.com/account/").unwrap();
+        assert!(same_origin(&headers(&[(ORIGIN, "https://example.com")]), &base));
+        assert!(!same_origin(&headers(&[(ORIGIN, "https://evil.example")]), &base));
+        assert!(!same_origin(&headers(&[(ORIGIN, "null")]), &base));
+        assert!(!same_origin(&headers(&[(ORIGIN, "http://example.com")]), &base));
+        // Origin decides when present, whatever Referer says.
+        assert!(!same_origin(
+            &headers(&[
+                (ORIGIN, "https://evil.example"),
+                (REFERER, "https://example.com/account/forgot")
+            ]),
+            &base
+        ));
+        assert!(same_origin(
+            &headers(&[(REFERER, "https://example.com/account/forgot")]),
+            &base
+        ));
+        assert!(!same_origin(
+            &headers(&[(REFERER, "https://example.com.evil.example/")]),
+            &base
+        ));
+        assert!(!same_origin(&HeaderMap::new(), &base));
+    }
+
+    #[test]
+    fn pages_escape_what_they_interpolate() {
+        let page = Forgot {
+            t: words(),
+            email: "\"><script>alert(1)</script>",
+            error: Some("<b>".into()),
+        }
+        .render()
+        .unwrap();
+        assert!(!page.contains("<script>") && !page.contains("<b>"), "{page}");
+        assert!(page.contains("value=\"&#34;&#62;&#60;script&#62;"), "{page}");
+    }
+
+    #[test]
+    fn every_page_with_its_stylesheet_stays_under_30_kb() {
+        let t = words();
+        let pages = [
+            Forgot {
+                t,
+                email: "",
+                error: Some("x".into()),
+            }
+            .render()
+            .unwrap(),
+            ForgotSent { t }.render().unwrap(),
+            Reset {
+                t,
+                policy: policy_text(
+                    &PasswordPolicy {
+                        min_chars: 15,
+                        min_chars_with_mfa: 8,
+                        max_chars: 64,
+                    },
+                    15,
+                ),
+                token: &"x".repeat(43),
+                username: "someone@example.com",
+                sign_out: true,
+                error: Some(violation_text(PolicyViolation::Blocklisted)),
+            }
+            .render()
+            .unwrap(),
+            ResetExpired { t }.render().unwrap(),
+            ResetDone { t, signed_out: true }.render().unwrap(),
+            Message::new(t.busy_title, t.busy_body, Some(5)).render().unwrap(),
+        ];
+        for page in pages {
+            assert!(page.len() + STYLESHEET.len() < 30 * 1024, "{} bytes", page.len());
+            assert!(page.contains(STYLESHEET_HREF), "{page}");
+        }
+    }
+}
