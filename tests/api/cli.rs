@@ -25,6 +25,59 @@ pub fn resetgate() -> Command {
 
 pub type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
 
+/// A `resetgate` child process serving on loopback (public and ops listeners on port 0, so tests
+/// never collide), started and listening.
+pub struct GatewayChild {
+    pub process: tokio::process::Child,
+    pub stdout: Lines,
+    /// The public listener, e.g. `http://127.0.0.1:40113`.
+    pub base: String,
+}
+
+impl GatewayChild {
+    /// Starts `cmd` (a [`resetgate`] with its subcommand and settings) and waits until it listens.
+    pub async fn start(cmd: Command) -> Self {
+        let mut process = tokio::process::Command::from(cmd)
+            .env("RESETGATE_LISTEN", "127.0.0.1:0")
+            .env("RESETGATE_OPS_LISTEN", "127.0.0.1:0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn resetgate");
+        let mut stdout = BufReader::new(process.stdout.take().expect("stdout")).lines();
+        let listening = next_line_containing(&mut stdout, "listening on http://").await;
+        let base = listening
+            .split("listening on ")
+            .nth(1)
+            .expect("address")
+            .trim()
+            .to_owned();
+        Self {
+            process,
+            stdout,
+            base,
+        }
+    }
+
+    /// Everything the child writes to stderr, read all along so that a full pipe never blocks it;
+    /// the handle yields it once the child has exited.
+    pub fn collect_stderr(&mut self) -> tokio::task::JoinHandle<Vec<u8>> {
+        let mut stderr = self.process.stderr.take().expect("stderr not taken yet");
+        tokio::spawn(async move {
+            let mut all = Vec::new();
+            let _ = tokio::io::AsyncReadExt::read_to_end(&mut stderr, &mut all).await;
+            all
+        })
+    }
+
+    /// SIGTERM, then the drain and a clean exit within `within`.
+    pub async fn stop(mut self, within: Duration) {
+        sigterm(&self.process);
+        exits_cleanly(&mut self.process, within).await;
+    }
+}
+
 /// Sends SIGTERM, as systemd, Kubernetes or a container runtime would to stop the gateway.
 pub fn sigterm(child: &tokio::process::Child) {
     let pid = child.id().expect("the child is running").to_string();
@@ -59,26 +112,13 @@ pub async fn next_line_containing(lines: &mut Lines, needle: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_mode_works_with_no_database() {
-    let mut child = tokio::process::Command::from(resetgate())
-        .args(["demo", "--seed-email", "demo@example.com"])
-        .env("RESETGATE_LISTEN", "127.0.0.1:0")
+    let mut cmd = resetgate();
+    cmd.args(["demo", "--seed-email", "demo@example.com"])
         .env("RESETGATE_RESET_FLOOR_MS", "10")
-        .env("RESETGATE_MAIL_POLL_MS", "20")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn resetgate demo");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
-
-    let listening = next_line_containing(&mut stdout, "listening on http://").await;
-    let base = listening
-        .split("listening on ")
-        .nth(1)
-        .expect("address")
-        .trim()
-        .to_owned();
+        .env("RESETGATE_MAIL_POLL_MS", "20");
+    let mut gateway = GatewayChild::start(cmd).await;
+    let stderr = gateway.collect_stderr();
+    let (base, stdout) = (gateway.base.clone(), &mut gateway.stdout);
     let client = reqwest::Client::new();
 
     let resp = client
@@ -88,7 +128,7 @@ async fn demo_mode_works_with_no_database() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 202);
-    let link = next_line_containing(&mut stdout, "?token=").await;
+    let link = next_line_containing(stdout, "?token=").await;
     let token = link.split("?token=").nth(1).expect("token").trim().to_owned();
 
     let resp = client
@@ -107,14 +147,8 @@ async fn demo_mode_works_with_no_database() {
     assert_eq!(resp.status(), 200);
 
     // SIGTERM: drains and exits 0.
-    sigterm(&child);
-    exits_cleanly(&mut child, Duration::from_secs(10)).await;
-
-    let mut err = String::new();
-    while let Ok(Some(line)) = stderr.next_line().await {
-        err.push_str(&line);
-        err.push('\n');
-    }
+    gateway.stop(Duration::from_secs(10)).await;
+    let err = String::from_utf8_lossy(&stderr.await.unwrap()).into_owned();
     assert!(err.contains("NOTHING IS DURABLE"), "no loud warning in:\n{err}");
     assert!(!err.contains(&token), "the reset token reached the logs");
 }

@@ -4,38 +4,16 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
-
-use crate::cli::{exits_cleanly, next_line_containing, resetgate, sigterm, BIN};
+use crate::cli::{resetgate, GatewayChild, BIN};
 use crate::helpers::{TestDb, PEPPER};
 
 /// Runs the gateway (`cmd` is set up by the caller), makes one reset request carrying `request_id`,
 /// stops it with SIGTERM and returns everything it wrote to stderr.
-async fn one_request_then_stop(cmd: Command, request_id: &str) -> Vec<u8> {
-    let mut child = tokio::process::Command::from(cmd)
-        .env("RESETGATE_LISTEN", "127.0.0.1:0")
-        .env("RESETGATE_OPS_LISTEN", "127.0.0.1:0")
-        .env("RESETGATE_RESET_FLOOR_MS", "10")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn resetgate");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut stderr = child.stderr.take().expect("stderr");
-    // Read stderr all along, so a full pipe never blocks the gateway.
-    let stderr = tokio::spawn(async move {
-        let mut all = Vec::new();
-        let _ = stderr.read_to_end(&mut all).await;
-        all
-    });
-    let listening = next_line_containing(&mut stdout, "listening on http://").await;
-    let base = listening
-        .split("listening on ")
-        .nth(1)
-        .expect("address")
-        .trim()
-        .to_owned();
+async fn one_request_then_stop(mut cmd: Command, request_id: &str) -> Vec<u8> {
+    cmd.env("RESETGATE_RESET_FLOOR_MS", "10");
+    let mut gateway = GatewayChild::start(cmd).await;
+    let stderr = gateway.collect_stderr();
+    let base = gateway.base.clone();
     let resp = reqwest::Client::new()
         .post(format!("{base}/v1/password-reset/request"))
         .header("x-request-id", request_id)
@@ -44,8 +22,7 @@ async fn one_request_then_stop(cmd: Command, request_id: &str) -> Vec<u8> {
         .await
         .unwrap();
     assert_eq!(resp.status(), 202);
-    sigterm(&child);
-    exits_cleanly(&mut child, Duration::from_secs(10)).await;
+    gateway.stop(Duration::from_secs(10)).await;
     stderr.await.unwrap()
 }
 
@@ -166,27 +143,14 @@ fn a_bad_log_format_is_a_config_error_for_every_command() {
 #[tokio::test]
 async fn a_closed_log_pipe_does_not_crash_the_gateway() {
     for format in ["json", "text"] {
-        let mut child = tokio::process::Command::from(resetgate())
-            .arg("demo")
+        let mut cmd = resetgate();
+        cmd.arg("demo")
             .env("RESETGATE_LOG_FORMAT", format)
-            .env("RESETGATE_LISTEN", "127.0.0.1:0")
-            .env("RESETGATE_OPS_LISTEN", "127.0.0.1:0")
-            .env("RESETGATE_RESET_FLOOR_MS", "10")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn resetgate");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let listening = next_line_containing(&mut stdout, "listening on http://").await;
+            .env("RESETGATE_RESET_FLOOR_MS", "10");
+        let mut gateway = GatewayChild::start(cmd).await;
         // Only now: closing earlier would race the demo banner, printed before anything listens.
-        drop(child.stderr.take());
-        let base = listening
-            .split("listening on ")
-            .nth(1)
-            .expect("address")
-            .trim()
-            .to_owned();
+        drop(gateway.process.stderr.take());
+        let base = gateway.base.clone();
         for _ in 0..3 {
             let resp = reqwest::Client::new()
                 .post(format!("{base}/v1/password-reset/request"))
@@ -196,7 +160,6 @@ async fn a_closed_log_pipe_does_not_crash_the_gateway() {
                 .unwrap_or_else(|e| panic!("{format}: the gateway stopped answering: {e}"));
             assert_eq!(resp.status(), 202, "{format}");
         }
-        sigterm(&child);
-        exits_cleanly(&mut child, Duration::from_secs(10)).await;
+        gateway.stop(Duration::from_secs(10)).await;
     }
 }

@@ -2,12 +2,9 @@
 //! headers, they run the same service paths as the JSON API, GET never consumes a token, form
 //! posts from another origin are refused, and browsers get HTML when limited.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
-
-use crate::cli::{next_line_containing, resetgate};
+use crate::cli::{next_line_containing, resetgate, GatewayChild};
 use crate::helpers::{spawn_app, spawn_app_with, Backend, TestApp, PASSWORD};
 
 crate::both_backends!(
@@ -394,31 +391,14 @@ async fn a_limited_browser_gets_a_page_that_retries_by_itself(backend: Backend) 
 /// The binary's access log for GET /reset names the route, never the token in the query.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_access_log_never_holds_the_token() {
-    let mut child = tokio::process::Command::from(resetgate())
-        .args(["demo", "--seed-email", "demo@example.com"])
+    let mut cmd = resetgate();
+    cmd.args(["demo", "--seed-email", "demo@example.com"])
         .env("RUST_LOG", "debug")
-        .env("RESETGATE_LISTEN", "127.0.0.1:0")
         .env("RESETGATE_RESET_FLOOR_MS", "10")
-        .env("RESETGATE_MAIL_POLL_MS", "20")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn resetgate demo");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut stderr = child.stderr.take().expect("stderr");
-    let stderr = tokio::spawn(async move {
-        let mut all = Vec::new();
-        let _ = stderr.read_to_end(&mut all).await;
-        all
-    });
-    let listening = next_line_containing(&mut stdout, "listening on http://").await;
-    let base = listening
-        .split("listening on ")
-        .nth(1)
-        .expect("address")
-        .trim()
-        .to_owned();
+        .env("RESETGATE_MAIL_POLL_MS", "20");
+    let mut gateway = GatewayChild::start(cmd).await;
+    let stderr = gateway.collect_stderr();
+    let base = gateway.base.clone();
     let client = reqwest::Client::new();
     let resp = client
         .post(format!("{base}/v1/password-reset/request"))
@@ -427,7 +407,7 @@ async fn the_access_log_never_holds_the_token() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 202);
-    let link = next_line_containing(&mut stdout, "?token=").await;
+    let link = next_line_containing(&mut gateway.stdout, "?token=").await;
     let token = link.split("?token=").nth(1).expect("token").trim().to_owned();
     let resp = client
         .get(format!("{base}/reset?token={token}"))
@@ -438,16 +418,7 @@ async fn the_access_log_never_holds_the_token() {
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("Choose a new password"));
 
-    let pid = child.id().expect("pid").to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("exits after SIGTERM")
-        .unwrap();
+    gateway.stop(Duration::from_secs(10)).await;
     let logs = String::from_utf8_lossy(&stderr.await.unwrap()).into_owned();
     assert!(
         logs.lines()
