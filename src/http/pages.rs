@@ -178,12 +178,13 @@ pub fn prefers_html(headers: &HeaderMap) -> bool {
     let mut other = 0.0_f32;
     for range in accept.split(',') {
         let mut parts = range.split(';');
-        let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        // Compared in place: this runs on every request, sheds included, so it allocates nothing.
+        let media = parts.next().unwrap_or_default().trim();
         let q = parts
             .filter_map(|p| p.trim().strip_prefix("q="))
             .find_map(|q| q.trim().parse::<f32>().ok())
             .unwrap_or(1.0);
-        if media == "text/html" || media == "application/xhtml+xml" {
+        if media.eq_ignore_ascii_case("text/html") || media.eq_ignore_ascii_case("application/xhtml+xml") {
             html = html.max(q);
         } else {
             other = other.max(q);
@@ -236,6 +237,8 @@ mod tests {
         )])));
         assert!(!prefers_html(&headers(&[(ACCEPT, "text/html;q=0")])));
         assert!(!prefers_html(&HeaderMap::new()));
+        // Media types are case-insensitive (RFC 9110).
+        assert!(prefers_html(&headers(&[(ACCEPT, "Text/HTML")])));
     }
 
     #[test]
