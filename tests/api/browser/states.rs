@@ -263,3 +263,26 @@ async fn every_english_page_state_passes_axe_at_desktop_360px_and_200_percent_zo
 async fn every_french_page_state_passes_axe_at_desktop_360px_and_200_percent_zoom() {
     every_page_state("fr").await;
 }
+
+/// docs/pages.md shows every state in both languages at both widths, and the files are there.
+#[test]
+fn the_docs_show_every_page_state() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/pages.md"))
+        .expect("docs/pages.md");
+    for (state, ..) in STATES {
+        for lang in ["en", "fr"] {
+            for width in [DESKTOP.name, NARROW.name] {
+                let file = format!("pages/{lang}-{width}-{state}.png");
+                assert!(
+                    docs.contains(&format!("({file})")) || docs.contains(&format!("\"{file}\"")),
+                    "docs/pages.md does not show {file}"
+                );
+                let path = format!("{}/docs/{file}", env!("CARGO_MANIFEST_DIR"));
+                assert!(
+                    std::path::Path::new(&path).is_file(),
+                    "{path} is missing: run make screenshots"
+                );
+            }
+        }
+    }
+}
