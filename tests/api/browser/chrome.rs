@@ -208,6 +208,9 @@ impl Browser {
 
     /// A PNG of the whole page, beyond the viewport when it is taller.
     pub async fn screenshot(&self, to: &Path) {
+        // A blinking caret would make every run's picture of a focused field differ.
+        self.js("document.documentElement.style.caretColor = 'transparent'; return true;")
+            .await;
         let shot = self
             .cdp(
                 "Page.captureScreenshot",
