@@ -7,7 +7,7 @@ pub mod words;
 use askama::Template;
 use bytes::Bytes;
 use http::header::{
-    HeaderName, HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ORIGIN, REFERER,
+    HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ORIGIN, REFERER,
     REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
 };
 use http::{HeaderMap, Response, StatusCode};
@@ -167,8 +167,11 @@ pub fn stylesheet() -> HttpResponse {
     resp
 }
 
-/// Whether the client would rather read HTML than JSON: a browser's `Accept` names `text/html`
-/// above everything else; API clients send `application/json`, `*/*` or nothing.
+/// Whether the client would rather read HTML than JSON: a browser's `Accept` ranks `text/html`
+/// above any range a JSON answer would match; API clients send `application/json`, `*/*` or
+/// nothing. Other types do not compete: Chromium's navigations also accept `image/avif`,
+/// `image/webp` and `image/apng` at q=1 (found by the Chromium tests, tests/api/browser/), and
+/// an image is no alternative to a page.
 #[must_use]
 pub fn prefers_html(headers: &HeaderMap) -> bool {
     let Some(accept) = headers.get(ACCEPT).and_then(|v| v.to_str().ok()) else {
@@ -186,7 +189,15 @@ pub fn prefers_html(headers: &HeaderMap) -> bool {
             .unwrap_or(1.0);
         if media.eq_ignore_ascii_case("text/html") || media.eq_ignore_ascii_case("application/xhtml+xml") {
             html = html.max(q);
-        } else {
+        } else if [
+            "application/json",
+            "application/problem+json",
+            "application/*",
+            "*/*",
+        ]
+        .iter()
+        .any(|json| media.eq_ignore_ascii_case(json))
+        {
             other = other.max(q);
         }
     }
@@ -197,24 +208,33 @@ pub fn prefers_html(headers: &HeaderMap) -> bool {
 ///
 /// Why not a cookie-bound form token: nobody is signed in on these pages, so there is no session
 /// for a token to bind to, and a token minted per form view would be a cookie we issue to every
-/// scanner and visitor on breach day. Every current browser sends `Origin` on a form POST (and
-/// `Referer` is the fallback where a privacy setting strips it; our pages ask for no-referrer, so
-/// browsers send `Origin` then). A request that carries neither cannot be told from a forged one,
-/// so it is refused. The expected origin is `RESETGATE_PUBLIC_BASE_URL`'s, never the Host header.
+/// scanner and visitor on breach day. A browser says where a form was posted from in `Origin`,
+/// except that under our own `Referrer-Policy: no-referrer` the Fetch standard has it send
+/// `Origin: null` for every POST, ours included (found by the Chromium tests, tests/api/browser/).
+/// Then `Sec-Fetch-Site` decides: browsers set it themselves (no page script can), and only
+/// `same-origin` means one of our pages sent the form. Older browsers without it fall back to
+/// `Referer`. A request that proves none of this cannot be told from a forged one, so it is
+/// refused. The expected origin is `RESETGATE_PUBLIC_BASE_URL`'s, never the Host header.
 #[must_use]
 pub fn same_origin(headers: &HeaderMap, base: &Url) -> bool {
     let expected = base.origin().ascii_serialization();
-    let header = |name: HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(origin) = header(ORIGIN) {
-        return origin == expected;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match header(ORIGIN.as_str()) {
+        Some("null") | None => {}
+        Some(origin) => return origin == expected,
     }
-    header(REFERER)
+    if let Some(site) = header("sec-fetch-site") {
+        return site == "same-origin";
+    }
+    header(REFERER.as_str())
         .and_then(|r| Url::parse(r).ok())
         .is_some_and(|r| r.origin().ascii_serialization() == expected)
 }
 
 #[cfg(test)]
 mod tests {
+    use http::header::HeaderName;
+
     use super::*;
 
     fn headers(pairs: &[(HeaderName, &str)]) -> HeaderMap {
@@ -237,6 +257,14 @@ mod tests {
         )])));
         assert!(!prefers_html(&headers(&[(ACCEPT, "text/html;q=0")])));
         assert!(!prefers_html(&HeaderMap::new()));
+        // Chromium's navigations, images at q=1 included.
+        assert!(prefers_html(&headers(&[(
+            ACCEPT,
+            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,\
+             application/signed-exchange;v=b3;q=0.7"
+        )])));
+        assert!(!prefers_html(&headers(&[(ACCEPT, "text/html, */*")])));
+        assert!(!prefers_html(&headers(&[(ACCEPT, "image/webp")])));
         // Media types are case-insensitive (RFC 9110).
         assert!(prefers_html(&headers(&[(ACCEPT, "Text/HTML")])));
     }
@@ -265,6 +293,24 @@ mod tests {
             &base
         ));
         assert!(!same_origin(&HeaderMap::new(), &base));
+        // What a browser sends from a page with `Referrer-Policy: no-referrer`: the origin is
+        // hidden, and the browser's own Sec-Fetch-Site says whose page the form was on.
+        let fetch_site = HeaderName::from_static("sec-fetch-site");
+        assert!(same_origin(
+            &headers(&[(ORIGIN, "null"), (fetch_site.clone(), "same-origin")]),
+            &base
+        ));
+        for site in ["cross-site", "same-site", "none"] {
+            assert!(
+                !same_origin(&headers(&[(ORIGIN, "null"), (fetch_site.clone(), site)]), &base),
+                "{site}"
+            );
+        }
+        // A real origin decides, whatever Sec-Fetch-Site says.
+        assert!(!same_origin(
+            &headers(&[(ORIGIN, "https://evil.example"), (fetch_site, "same-origin")]),
+            &base
+        ));
     }
 
     #[test]

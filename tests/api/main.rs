@@ -6,6 +6,7 @@
 mod helpers;
 
 mod admission;
+mod browser;
 mod campaign;
 mod campaign_faults;
 mod cli;
