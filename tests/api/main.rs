@@ -12,6 +12,7 @@ mod cli;
 mod dashboard;
 mod deploy;
 mod health;
+mod languages;
 mod logging;
 mod login;
 mod malformed;
