@@ -6,6 +6,7 @@
 mod helpers;
 
 mod admission;
+mod branding;
 mod campaign;
 mod campaign_faults;
 mod cli;
