@@ -6,6 +6,7 @@
 mod helpers;
 
 mod admission;
+mod branding;
 mod browser;
 mod campaign;
 mod campaign_faults;
@@ -13,6 +14,7 @@ mod cli;
 mod dashboard;
 mod deploy;
 mod health;
+mod languages;
 mod logging;
 mod login;
 mod malformed;
