@@ -69,6 +69,10 @@ impl Site {
             ("RESETGATE_SMTP_PORT", &smtp_port),
             ("RESETGATE_SMTP_TLS", "none"),
             ("RESETGATE_SMTP_TIMEOUT_MS", "3000"),
+            // Branded as an operator would, so axe, the validator and the screenshots see the
+            // header and the support footer too.
+            ("RESETGATE_PRODUCT_NAME", "Example Co"),
+            ("RESETGATE_SUPPORT_CONTACT", "help@example.com"),
         ];
         vars.extend_from_slice(overrides);
         let app = spawn_app_with(Backend::Postgres, &vars).await;
