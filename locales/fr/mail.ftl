@@ -32,6 +32,6 @@ notice-body = Par précaution, à la suite d’un incident de sécurité, le mot
 # La page où demander un lien de réinitialisation suit sur sa propre ligne.
 notice-open = Pour continuer à utiliser votre compte, choisissez un nouveau mot de passe sur cette page :
 notice-link = Choisir un nouveau mot de passe
-notice-safety = Vous pouvez aussi saisir l’adresse vous-même : nous ne vous demanderons jamais votre mot de passe par e-mail. Pensez à activer la validation en deux étapes une fois votre accès rétabli.
+notice-safety = Si vous préférez, saisissez vous-même cette adresse dans votre navigateur : nous ne vous demanderons jamais votre mot de passe par e-mail. Pensez à activer la validation en deux étapes une fois votre accès rétabli.
 # Suivi du contact de l’assistance, s’il est configuré.
 notice-support = Une question ? Contactez l’assistance :
