@@ -53,6 +53,7 @@ pub mod hashing;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+pub mod mfa;
 pub mod reset;
 pub mod sd_notify;
 pub mod secret;
