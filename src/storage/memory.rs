@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+mod factors;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
@@ -42,6 +44,7 @@ struct Inner {
     reset_counts: HashMap<[u8; 32], (DateTime<Utc>, u32)>,
     /// The send budget: tokens and when they were last refilled (one process, so one budget).
     send_bucket: Option<(f64, Instant)>,
+    factors: factors::Factors,
 }
 
 struct Token {
@@ -116,6 +119,10 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
+    fn factors(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn super::factors::FactorStore> {
+        self
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }

@@ -13,6 +13,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
 mod campaigns;
+mod factors;
 mod outbox;
 mod resets;
 
@@ -130,6 +131,10 @@ impl PostgresStore {
 
 #[async_trait]
 impl Store for PostgresStore {
+    fn factors(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn super::factors::FactorStore> {
+        self
+    }
+
     fn campaigns(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn super::campaigns::CampaignStore>> {
         Some(self)
     }

@@ -170,6 +170,9 @@ pub trait Store: Send + Sync + 'static {
     /// Cheap round trip for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// The second-factor side of this store (both stores have one).
+    fn factors(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn super::factors::FactorStore>;
+
     /// The campaign side of this store, where it has one (PostgreSQL).
     fn campaigns(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn super::campaigns::CampaignStore>> {
         None
