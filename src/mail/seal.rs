@@ -92,6 +92,16 @@ impl Sealer {
         }
     }
 
+    /// The HMAC key of recovery-code digests (`mfa::recovery`), derived from the pepper like the
+    /// address digest key, so a dump alone cannot test guesses.
+    #[must_use]
+    pub fn recovery_key(&self) -> [u8; 32] {
+        let hk = Hkdf::<Sha256>::new(Some(b"resetgate"), &self.digest_key);
+        let mut key = [0u8; 32];
+        hk.expand(b"recovery-code-v1", &mut key).unwrap_or_default();
+        key
+    }
+
     /// The identifier sealed values carry today.
     #[must_use]
     pub fn key_id(&self) -> KeyId {

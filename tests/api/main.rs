@@ -11,6 +11,7 @@ mod campaign_faults;
 mod cli;
 mod dashboard;
 mod deploy;
+mod factor_flow;
 mod factor_store;
 mod health;
 mod logging;
