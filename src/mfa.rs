@@ -3,5 +3,6 @@
 //! counting wrong codes and sealing secrets at rest are the callers' part, so that they hold
 //! across replicas (docs/security-and-policy.md, "Second factor").
 
+pub mod assurance;
 pub mod recovery;
 pub mod totp;

@@ -52,7 +52,7 @@ pub enum Error {
     #[error("the code was already used")]
     Replayed,
     #[error("too many wrong codes: second-factor checks are locked for a while")]
-    Locked { until: DateTime<Utc> },
+    Locked { retry_after_secs: u64 },
     #[error("no second factor is being enrolled")]
     NotEnrolling,
     #[error("a second factor is already enrolled")]
@@ -91,6 +91,14 @@ pub struct FactorService {
 /// What sealed secrets are bound to: a secret moved to another account's row does not open.
 fn context(account: AccountId) -> Vec<u8> {
     format!("totp:{account}").into_bytes()
+}
+
+/// The lock as an answer: how many seconds until checks resume, rounded up.
+fn locked(until: DateTime<Utc>, now: DateTime<Utc>) -> Error {
+    let secs = (until - now).num_seconds().max(0) + 1;
+    Error::Locked {
+        retry_after_secs: u64::try_from(secs).unwrap_or(1),
+    }
 }
 
 fn unix_secs(t: DateTime<Utc>) -> u64 {
@@ -284,7 +292,7 @@ impl FactorService {
                 .mfa_verifications
                 .with_label_values(&["locked"])
                 .inc();
-            return Err(Error::Locked { until });
+            return Err(locked(until, now));
         }
         Ok(())
     }
@@ -298,7 +306,7 @@ impl FactorService {
         };
         self.metrics.mfa_verifications.with_label_values(&[outcome]).inc();
         match self.store.record_factor_failure(account, self.limit, now).await {
-            Ok(Some(until)) => Error::Locked { until },
+            Ok(Some(until)) => locked(until, now),
             Ok(None) => refusal,
             Err(e) => Error::Store(e),
         }

@@ -55,6 +55,7 @@ struct Token {
 
 struct Session {
     account_id: AccountId,
+    authn: super::store::Authn,
     epoch: i64,
     expires_at: DateTime<Utc>,
 }
@@ -155,6 +156,10 @@ impl Store for MemoryStore {
         Ok(g.by_email.get(email).and_then(|id| g.accounts.get(id)).cloned())
     }
 
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        Ok(self.inner.lock().accounts.get(&id).cloned())
+    }
+
     async fn issue_reset_token(
         &self,
         account_id: AccountId,
@@ -240,6 +245,7 @@ impl Store for MemoryStore {
             *s.digest,
             Session {
                 account_id: s.account_id,
+                authn: s.authn,
                 epoch: s.epoch,
                 expires_at: s.expires_at,
             },
@@ -260,6 +266,7 @@ impl Store for MemoryStore {
         Ok(
             (s.expires_at > now && epoch == Some(s.epoch)).then_some(SessionInfo {
                 account_id: s.account_id,
+                authn: s.authn,
                 expires_at: s.expires_at,
             }),
         )

@@ -13,6 +13,7 @@ use crate::reset::email::EmailAddress;
 use crate::reset::token::TokenDigest;
 
 /// Re-exported: every store method speaks in account ids, so its callers find the type here.
+pub use crate::mfa::assurance::Authn;
 pub use crate::reset::account::AccountId;
 
 /// The window of the per-address reset request limit.
@@ -154,6 +155,7 @@ pub struct CompletedReset<'a> {
 pub struct NewSession<'a> {
     pub digest: &'a TokenDigest,
     pub account_id: AccountId,
+    pub authn: Authn,
     pub epoch: i64,
     pub now: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -162,6 +164,7 @@ pub struct NewSession<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
     pub account_id: AccountId,
+    pub authn: Authn,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -186,6 +189,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_account(&self, new: NewAccount, now: DateTime<Utc>) -> Result<AccountId, StoreError>;
 
     async fn account_by_email(&self, email: &EmailAddress) -> Result<Option<Account>, StoreError>;
+
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
 
     /// Replaces any earlier token of the account (at most one live token per account) and enqueues
     /// the reset email, in one transaction: either both happen or neither.

@@ -17,6 +17,7 @@ mod health;
 mod logging;
 mod login;
 mod malformed;
+mod mfa;
 mod openapi;
 mod overload;
 mod pacing;

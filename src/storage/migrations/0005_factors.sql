@@ -44,3 +44,9 @@ CREATE TABLE account_audit (
     at          timestamptz NOT NULL
 );
 CREATE INDEX account_audit_account ON account_audit (account_id, id);
+
+-- How each session was authenticated (GET /v1/session shows it): the amr list, space-separated
+-- (`pwd`, `pwd otp`, `pwd recovery`), and its assurance level. Sessions from before this are
+-- password-only.
+ALTER TABLE sessions ADD COLUMN amr text NOT NULL DEFAULT 'pwd';
+ALTER TABLE sessions ADD COLUMN aal smallint NOT NULL DEFAULT 1;
