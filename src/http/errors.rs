@@ -398,6 +398,10 @@ impl From<service::Error> for Error {
             service::Error::PasswordResetRequired => Self::PasswordResetRequired,
             service::Error::SessionInvalid => Self::SessionInvalid,
             service::Error::ChallengeInvalid => Self::MfaChallengeInvalid,
+            service::Error::SecondFactorRequired => Self::MfaRequired {
+                challenge: None,
+                expires_in_secs: 0,
+            },
             service::Error::Factor(e) => e.into(),
             service::Error::Store(e) => e.into(),
             service::Error::RateLimited { retry_after } => Self::RateLimited {

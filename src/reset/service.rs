@@ -36,6 +36,9 @@ pub enum Error {
     PasswordResetRequired,
     #[error("session is invalid or expired")]
     SessionInvalid,
+    /// Confirming a reset for an account with a second factor, without a code.
+    #[error("this account has a second factor: send a code or a recovery code with the new password")]
+    SecondFactorRequired,
     /// A login challenge that is unknown, used or expired.
     #[error("the sign-in challenge is invalid, used or expired: sign in again")]
     ChallengeInvalid,
@@ -192,6 +195,7 @@ impl ResetService {
         token: &BearerToken,
         new_password: &SecretString,
         sign_out_everywhere: bool,
+        proof: Option<&Proof>,
     ) -> Result<(), Error> {
         // Overloaded: refuse before the token lookup, not after it.
         self.hasher.precheck(Lane::Confirm)?;
@@ -201,9 +205,18 @@ impl ResetService {
             .account_for_reset_token(&digest, self.clock.now())
             .await?
             .ok_or(Error::TokenInvalid)?;
+        // The shorter minimum is earned by a confirmed factor at the moment the password is set,
+        // and that factor must be proven here: a reset link alone must not walk past it.
+        let enrolled = self.factors.enrolled(account.id).await?;
         let password = self
             .policy
-            .parse(new_password.expose(), &account.email, account.mfa_enabled)?;
+            .parse(new_password.expose(), &account.email, enrolled)?;
+        if enrolled {
+            // After the policy, so a refused password does not spend the code. A failed proof
+            // leaves the token live and counts toward the account's lock.
+            let proof = proof.ok_or(Error::SecondFactorRequired)?;
+            self.factors.verify(account.id, proof).await?;
+        }
         let new_hash = self.hasher.hash(password).await?;
         let committed = self
             .store

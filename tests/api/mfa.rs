@@ -16,6 +16,8 @@ crate::both_backends!(
     a_recovery_code_signs_in_once,
     the_factor_is_removed_only_with_a_proof,
     challenges_and_bodies_are_checked,
+    a_reset_cannot_walk_past_the_factor,
+    the_shorter_minimum_needs_a_confirmed_factor,
 );
 
 const EMAIL: &str = "two-step@example.com";
@@ -305,4 +307,77 @@ async fn challenges_and_bodies_are_checked(backend: Backend) {
     app.clock.advance(Duration::minutes(6));
     let late = second_step(&app, json!({ "challenge": c, "code": code_now(&app, &secret) })).await;
     assert_eq!(json(late).await["code"], "mfa_challenge_invalid");
+}
+
+async fn confirm_with(app: &TestApp, token: &str, password: &str, extra: Value) -> reqwest::Response {
+    let mut body = json!({ "token": token, "new_password": password });
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    app.post("/v1/password-reset/confirm", &body).await
+}
+
+async fn a_reset_cannot_walk_past_the_factor(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (secret, codes) = enrolled(&app).await;
+    // reset_token asks for the link itself.
+    let token = app.reset_token(EMAIL).await;
+    let new_password = "a fresh passphrase after the breach";
+
+    let bare = confirm_with(&app, &token, new_password, json!({})).await;
+    let status = bare.status();
+    let bare = json(bare).await;
+    assert_eq!(status, 401, "{bare}");
+    assert_eq!(bare["code"], "mfa_required");
+    assert!(bare.get("challenge").is_none(), "{bare}");
+    let wrong = confirm_with(&app, &token, new_password, json!({ "code": "000000" })).await;
+    assert_eq!(json(wrong).await["code"], "mfa_code_invalid");
+    // The token survived both refusals, and a right code completes the reset.
+    let done = confirm_with(
+        &app,
+        &token,
+        new_password,
+        json!({ "code": code_now(&app, &secret) }),
+    )
+    .await;
+    assert_eq!(done.status(), 200);
+    // The new password still needs the factor at login.
+    assert_eq!(
+        json(app.login(EMAIL, new_password).await).await["code"],
+        "mfa_required"
+    );
+
+    // A recovery code works for a reset too, once.
+    let token = app.reset_token(EMAIL).await;
+    let done = confirm_with(
+        &app,
+        &token,
+        "yet another passphrase, longer",
+        json!({ "recovery_code": codes[0] }),
+    )
+    .await;
+    assert_eq!(done.status(), 200);
+}
+
+async fn the_shorter_minimum_needs_a_confirmed_factor(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // Flagged `mfa_enabled` at creation but with no factor behind it: the full minimum applies.
+    app.create_account("flag-only@example.com", Some(PASSWORD), true)
+        .await;
+    let token = app.reset_token("flag-only@example.com").await;
+    let short = confirm_with(&app, &token, "short pw 10", json!({})).await;
+    assert_eq!(short.status(), 422);
+    assert_eq!(json(short).await["code"], "password_too_short");
+
+    // With a confirmed factor, 8 characters are enough (and the code is required).
+    let (secret, _) = enrolled(&app).await;
+    let token = app.reset_token(EMAIL).await;
+    let ok = confirm_with(
+        &app,
+        &token,
+        "eight ch",
+        json!({ "code": code_now(&app, &secret) }),
+    )
+    .await;
+    assert_eq!(ok.status(), 200, "{}", json(ok).await);
 }

@@ -34,6 +34,14 @@ fn invalid(detail: String) -> Error {
     }
 }
 
+impl ProofFields {
+    /// Whether the request carries any proof (reset confirm takes one only for enrolled accounts).
+    #[must_use]
+    pub const fn present(&self) -> bool {
+        self.code.is_some() || self.recovery_code.is_some()
+    }
+}
+
 /// # Errors
 /// `400 invalid_request` unless exactly one well-formed proof is present.
 pub fn proof(fields: &ProofFields) -> Result<Proof, Error> {

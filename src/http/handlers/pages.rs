@@ -134,7 +134,11 @@ pub async fn reset_submit(state: Arc<AppState>, req: Request<Incoming>) -> Resul
     let Ok(token) = BearerToken::parse(&form.token) else {
         return Ok(html(StatusCode::BAD_REQUEST, &ResetExpired { t: words() }));
     };
-    match state.service.confirm_reset(&token, &password, sign_out).await {
+    match state
+        .service
+        .confirm_reset(&token, &password, sign_out, None)
+        .await
+    {
         Ok(()) => Ok(html(
             StatusCode::OK,
             &ResetDone {
