@@ -62,8 +62,10 @@ pub enum Error {
 pub struct TokenHolder {
     /// Shown read-only, so a password manager saves the new password under the right account.
     pub email: EmailAddress,
-    /// The policy's minimum length for this account (lower with MFA).
+    /// The policy's minimum length for this account (lower with a confirmed second factor).
     pub min_chars: usize,
+    /// The account has a second factor: the form must ask for a code.
+    pub needs_second_factor: bool,
 }
 
 /// What a right password leads to.
@@ -175,12 +177,17 @@ impl ResetService {
             .store
             .account_for_reset_token(&token.digest(), self.clock.now())
             .await?;
-        Ok(account.map(|a| TokenHolder {
-            min_chars: if a.mfa_enabled {
+        let Some(a) = account else {
+            return Ok(None);
+        };
+        let enrolled = self.factors.enrolled(a.id).await?;
+        Ok(Some(TokenHolder {
+            min_chars: if enrolled {
                 self.policy.min_chars_with_mfa
             } else {
                 self.policy.min_chars
             },
+            needs_second_factor: enrolled,
             email: a.email,
         }))
     }
