@@ -2,7 +2,7 @@
 # Each installs what it needs when missing (as root) or says in one line what is missing; see
 # docs/development.md.
 
-.PHONY: test lint deps api ci demo
+.PHONY: test lint deps api ci demo screenshots browser
 
 # The whole suite, with its SMTP sink venv, Prometheus and PostgreSQL set up first.
 test:
@@ -25,3 +25,11 @@ ci:
 
 demo:
 	cargo run -- demo
+
+# The browser tests alone (Chromium, axe-core, the Nu Html Checker; docs/pages.md).
+browser:
+	./scripts/test --test api browser::
+
+# Regenerates docs/pages/*.png, the screenshots docs/pages.md shows, from the browser tests.
+screenshots:
+	RG_SCREENSHOTS=1 ./scripts/test --test api browser::states

@@ -169,7 +169,12 @@ pub async fn start_with_engine(parts: Parts, engine: MakeEngine) -> anyhow::Resu
         .context("building the hasher")?;
     let sealer = Sealer::new(&config.pepper);
     let ttl_minutes = i64::try_from(config.token_ttl.as_secs() / 60).unwrap_or(i64::MAX);
-    let templates = Templates::new(config.public_base_url.clone(), ttl_minutes);
+    let templates = Templates::new(
+        config.public_base_url.clone(),
+        ttl_minutes,
+        config.site.brand.clone(),
+        config.site.default_locale,
+    );
     let shutdown = CancellationToken::new();
 
     let factors = FactorService {
@@ -213,6 +218,7 @@ pub async fn start_with_engine(parts: Parts, engine: MakeEngine) -> anyhow::Resu
         campaigns: campaigns.clone(),
         admin_token: config.admin.token_sha256.map(TokenDigest::from_bytes),
         public_base_url: config.public_base_url.clone(),
+        site: Arc::new(config.site.clone()),
     });
 
     let listener = TcpListener::bind(config.listen)

@@ -25,6 +25,7 @@ mod hashing;
 mod logging;
 mod mail;
 mod outbox;
+mod pages;
 mod reset;
 mod secrets;
 mod server;
@@ -55,6 +56,7 @@ pub use outbox::{
     DispatchConfig, DEFAULT_MAIL_CONCURRENCY, DEFAULT_MAIL_LEASE_MS, DEFAULT_MAIL_MAX_ATTEMPTS,
     DEFAULT_MAIL_RATE_PER_SEC, DEFAULT_MAIL_RETRY_BASE_MS,
 };
+pub use pages::DEFAULT_LOCALE;
 pub use reset::{
     DEFAULT_PASSWORD_MAX_CHARS, DEFAULT_PASSWORD_MIN_CHARS, DEFAULT_PASSWORD_MIN_CHARS_MFA,
     DEFAULT_RESET_FLOOR_MS, DEFAULT_SESSION_TTL_SECS, DEFAULT_TOKEN_TTL_SECS, MIN_PASSWORD_CHARS,
@@ -83,6 +85,7 @@ pub static GROUPS: &[&Group] = &[
     &secrets::GROUP,
     &reset::GROUP,
     &admission::GROUP,
+    &pages::GROUP,
     &mail::GROUP,
     &smtp::GROUP,
     &outbox::GROUP,
@@ -167,6 +170,8 @@ pub struct Config {
     pub admin: AdminConfig,
     pub dispatch: DispatchConfig,
     pub campaign: RunnerConfig,
+    /// The pages' and mails' default language and the operator's brand.
+    pub site: crate::http::pages::Site,
     pub log_format: LogFormat,
     /// What `check-config` prints: every setting read, with its effective value.
     effective: Effective,
@@ -202,6 +207,7 @@ impl Config {
         let rate_limits = admission::rate_limits(&env)?;
         let mail = mail::parse(&env, mode)?;
         let dispatch = outbox::parse(&env, &mail.transport)?;
+        let site = pages::parse(&env, &server.public_base_url)?;
         Ok(Self {
             mode,
             listen: server.listen,
@@ -227,6 +233,7 @@ impl Config {
             admin: admin::parse(&env)?,
             dispatch,
             campaign: campaign::parse(&env)?,
+            site,
             log_format: logging::parse(&env)?,
             effective: env.into_effective(),
         })

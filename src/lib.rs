@@ -15,7 +15,8 @@
 //!  4 hashing      argon2id on dedicated worker threads; calibrate
 //!  3 storage      Store and CampaignStore traits, their types, PostgreSQL and in-memory
 //!  2 domain       parsed values: reset::{account, email, token, password, blocklist},
-//!                 hashing::{params, phc}, mail::pacing, campaign::model
+//!                 hashing::{params, phc}, mail::pacing, campaign::model, i18n (Fluent
+//!                 messages, Accept-Language), brand (product name, support contact)
 //!  1 metrics      the one Metrics struct
 //!  0 foundations  secret, clock, shutdown, error_code, sd_notify
 //! ```
@@ -43,6 +44,7 @@
 
 pub mod admission;
 pub mod app;
+pub mod brand;
 pub mod calibrate;
 pub mod campaign;
 pub mod cli;
@@ -51,6 +53,7 @@ pub mod config;
 pub mod error_code;
 pub mod hashing;
 pub mod http;
+pub mod i18n;
 pub mod mail;
 pub mod metrics;
 pub mod mfa;

@@ -56,6 +56,11 @@ need_command() { # command debian-package
     command -v "$1" >/dev/null || missing "$1" "$2"
 }
 
+# A file some Debian package ships (a font, say), when no command names it.
+need_file() { # path debian-package
+    [[ -e $1 ]] || missing "$1" "$2"
+}
+
 # Rust itself is not ours to install: Debian's cargo is older than the crates we use.
 need_rust() {
     command -v cargo >/dev/null || missing cargo "" "install Rust with rustup: https://rustup.rs"
@@ -126,4 +131,26 @@ ensure_venv() { # venv-dir requirements-file
     "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$req" >&2 \
         || die "pip install -r $req into $venv failed (is PyPI reachable?)"
     venv_stamp "$req" >"$venv/.pinned"
+}
+
+# npm packages pinned by a committed package.json and package-lock.json, installed with `npm ci`
+# into a directory under target/ (never globally), without running their install scripts (one of
+# them would download a Java runtime). Redone only when the lock file or node changes; the stamp is
+# written last, so an interrupted install is redone on the next run.
+npm_stamp() { # source-dir
+    echo "$(cat "$1/package.json" "$1/package-lock.json" | sha256sum | cut -c1-64) node $(node --version)"
+}
+
+ensure_npm() { # target-dir source-dir
+    local dir=$1 src=$2
+    if [[ -d $dir/node_modules && -f $dir/.pinned && $(cat "$dir/.pinned") == "$(npm_stamp "$src")" ]]; then
+        return
+    fi
+    log "installing the npm packages of $src/package-lock.json into $dir"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cp "$src/package.json" "$src/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2) \
+        || die "npm ci in $dir failed (is the npm registry reachable?)"
+    npm_stamp "$src" >"$dir/.pinned"
 }

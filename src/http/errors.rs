@@ -11,9 +11,10 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 use serde::Serialize;
 
-use super::pages;
+use super::pages::{self, Site};
 use crate::admission::rate_limit::Rejection;
 use crate::error_code::ErrorCode;
+use crate::i18n::Locale;
 use crate::reset::password::PolicyViolation;
 use crate::reset::{factor, service};
 use crate::secret::SecretString;
@@ -310,31 +311,31 @@ impl Error {
     /// The same error as a small page, for a browser: what happened and, when the server said when
     /// to retry, a `<meta http-equiv="refresh">` that retries by itself.
     #[must_use]
-    pub fn into_page(self) -> HttpResponse {
-        as_page(self.into_response())
+    pub fn into_page(self, site: &Site, locale: Locale) -> HttpResponse {
+        as_page(self.into_response(), site, locale)
     }
 }
 
-/// Re-renders a problem response as a page, keeping its status, code and headers (`Retry-After`,
-/// `Allow`, ...). Anything that is not an error response passes through unchanged.
+/// Re-renders a problem response as a page in `locale`, keeping its status, code and headers
+/// (`Retry-After`, `Allow`, ...). Anything that is not an error response passes through unchanged.
 #[must_use]
-pub fn as_page(resp: HttpResponse) -> HttpResponse {
+pub fn as_page(resp: HttpResponse, site: &Site, locale: Locale) -> HttpResponse {
     let Some(code) = resp.extensions().get::<ErrorCode>().copied() else {
         return resp;
     };
     let status = resp.status();
-    let t = pages::words();
     let retry_after = resp
         .headers()
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let (title, body, refresh) = match status {
-        StatusCode::TOO_MANY_REQUESTS => (t.limited_title, t.limited_body, retry_after),
-        StatusCode::SERVICE_UNAVAILABLE => (t.busy_title, t.busy_body, retry_after),
-        _ => (t.error_title, t.error_body, None),
+        StatusCode::TOO_MANY_REQUESTS => ("limited-title", "limited-body", retry_after),
+        StatusCode::SERVICE_UNAVAILABLE => ("busy-title", "busy-body", retry_after),
+        _ => ("error-title", "error-body", None),
     };
-    let mut page = pages::html(status, &pages::Message::new(title, body, refresh));
+    let ui = site.ui(locale);
+    let mut page = pages::html(status, &pages::Message::new(&ui, title, body, refresh));
     page.extensions_mut().insert(code);
     for name in [RETRY_AFTER, ALLOW, WWW_AUTHENTICATE] {
         if let Some(v) = resp.headers().get(&name) {
@@ -344,18 +345,18 @@ pub fn as_page(resp: HttpResponse) -> HttpResponse {
     page
 }
 
-/// What a browser gets when it is shed or rate limited: a page rather than a JSON blob. Every
-/// other response, and every response to a client that prefers JSON, is left as it is.
+/// What a browser gets when it is shed or rate limited: a page in its language rather than a
+/// JSON blob. `page` is `None` for a client that prefers JSON; every other response, and every
+/// response to such a client, is left as it is.
 #[must_use]
-pub fn for_client(resp: HttpResponse, prefers_html: bool) -> HttpResponse {
+pub fn for_client(resp: HttpResponse, page: Option<(&Site, Locale)>) -> HttpResponse {
     let shed_or_limited = matches!(
         resp.status(),
         StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
     );
-    if prefers_html && shed_or_limited {
-        as_page(resp)
-    } else {
-        resp
+    match page {
+        Some((site, locale)) if shed_or_limited => as_page(resp, site, locale),
+        _ => resp,
     }
 }
 

@@ -63,6 +63,7 @@ enum Op {
     ResetForm,
     ResetSubmit,
     Stylesheet,
+    BrandStylesheet,
 }
 
 /// One operation: a method on a path template, on the listeners that serve it.
@@ -139,6 +140,13 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/reset", "reset_page", &[Public], Op::ResetForm),
     route("POST", "/reset", "reset_page", &[Public], Op::ResetSubmit),
     route("GET", "/assets/style.css", "assets", &[Public], Op::Stylesheet),
+    route(
+        "GET",
+        "/assets/brand.css",
+        "assets",
+        &[Public],
+        Op::BrandStylesheet,
+    ),
     route("GET", "/livez", "livez", &[Public, Ops, Admin], Op::Livez),
     route("GET", "/readyz", "readyz", &[Public, Ops], Op::Readyz),
     route("GET", "/metrics", "metrics", &[Ops], Op::Metrics),
@@ -310,18 +318,20 @@ async fn dispatch(
         Op::ShowCampaign => admin::show(state, campaign_id(id)?).await,
         Op::ChangeCampaign(action) => admin::change(state, campaign_id(id)?, action).await,
         Op::Outbox => admin::outbox(state).await,
-        // A page's errors are pages too, whatever the Accept header says.
-        Op::ForgotForm => Ok(pages::forgot_form()),
-        Op::ForgotSubmit => Ok(pages::forgot_submit(state, req)
-            .await
-            .unwrap_or_else(Error::into_page)),
-        Op::ResetForm => Ok(pages::reset_form(state, req)
-            .await
-            .unwrap_or_else(Error::into_page)),
-        Op::ResetSubmit => Ok(pages::reset_submit(state, req)
-            .await
-            .unwrap_or_else(Error::into_page)),
+        Op::ForgotForm => Ok(pages::forgot_form(&state, state.site.locale_for(req.headers()))),
+        // A page's errors are pages too, whatever the Accept header says, in the page's language.
+        Op::ForgotSubmit | Op::ResetForm | Op::ResetSubmit => {
+            let locale = state.site.locale_for(req.headers());
+            let site = Arc::clone(&state.site);
+            let page = match op {
+                Op::ForgotSubmit => pages::forgot_submit(state, locale, req).await,
+                Op::ResetForm => pages::reset_form(state, locale, req).await,
+                _ => pages::reset_submit(state, locale, req).await,
+            };
+            Ok(page.unwrap_or_else(|e| e.into_page(&site, locale)))
+        }
         Op::Stylesheet => Ok(crate::http::pages::stylesheet()),
+        Op::BrandStylesheet => Ok(pages::brand_stylesheet(&state)),
     }
 }
 

@@ -17,7 +17,8 @@
 //! 8. router.
 //!
 //! Below observe, a client whose `Accept` prefers HTML (a browser) that is shed or rate limited
-//! gets a small page that retries by itself (`errors::for_client`); the JSON API is unchanged.
+//! gets a small page in its language that retries by itself (`errors::for_client`); the JSON API
+//! is unchanged.
 //!
 //! The body limit is applied where bodies are read (`extract::json`), so an oversize body gets the
 //! same problem document as all other bad input. The per-address limit on reset emails needs the
@@ -48,6 +49,7 @@ pub type HttpService = BoxCloneSyncService<Request<Incoming>, HttpResponse, towe
 pub fn build(state: Arc<AppState>, request_timeout: Duration, max_in_flight: usize) -> HttpService {
     let metrics = Arc::clone(&state.metrics);
     let limits = Arc::clone(&state.limits);
+    let site = Arc::clone(&state.site);
     let router = Router::new(state, Listener::Public);
     let api: HttpService = BoxCloneSyncService::new(
         ServiceBuilder::new()
@@ -65,10 +67,11 @@ pub fn build(state: Arc<AppState>, request_timeout: Duration, max_in_flight: usi
         } else {
             api.clone()
         };
-        let html = prefers_html(req.headers());
-        target
-            .oneshot(req)
-            .map_ok(move |resp| errors::for_client(resp, html))
+        // A browser's language is negotiated here, before the limits, so its busy page speaks it.
+        let page = prefers_html(req.headers()).then(|| (Arc::clone(&site), site.locale_for(req.headers())));
+        target.oneshot(req).map_ok(move |resp| {
+            errors::for_client(resp, page.as_ref().map(|(site, locale)| (&**site, *locale)))
+        })
     });
     BoxCloneSyncService::new(
         ServiceBuilder::new()

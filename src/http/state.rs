@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::rate_limit::RateLimits;
+use crate::http::pages::Site;
 use crate::http::readiness::Readiness;
 use crate::metrics::Metrics;
 use crate::reset::service::ResetService;
@@ -25,4 +26,6 @@ pub struct AppState {
     pub admin_token: Option<TokenDigest>,
     /// `RESETGATE_PUBLIC_BASE_URL`: the only origin the pages accept form posts from.
     pub public_base_url: url::Url,
+    /// The pages' default language and the operator's brand.
+    pub site: Arc<Site>,
 }

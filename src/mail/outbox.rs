@@ -133,10 +133,14 @@ impl Dispatcher {
                     .sealer
                     .open(sealed, &msg.recipient)
                     .map_err(|e| e.to_string())?;
-                Ok(self.templates.password_reset(msg.recipient.clone(), &token))
+                Ok(self
+                    .templates
+                    .password_reset(msg.recipient.clone(), msg.locale, &token))
             }
-            MailKind::PasswordChanged => Ok(self.templates.password_changed(msg.recipient.clone())),
-            MailKind::CampaignNotice => Ok(self.templates.campaign_notice(msg.recipient.clone())),
+            MailKind::PasswordChanged => {
+                Ok(self.templates.password_changed(msg.recipient.clone(), msg.locale))
+            }
+            MailKind::CampaignNotice => Ok(self.templates.campaign_notice(msg.recipient.clone(), msg.locale)),
         }
     }
 

@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::hashing::hasher::Hasher;
 use crate::hashing::phc::{PhcString, StoredHash};
 use crate::hashing::pool::{Lane, PoolError};
+use crate::i18n::Locale;
 use crate::mail::seal::Sealer;
 use crate::metrics::Metrics;
 use crate::secret::SecretString;
@@ -117,11 +118,16 @@ impl ResetService {
     /// code up to the store write and then wait out the same floor, so neither the response nor its
     /// timing says whether the account exists.
     ///
+    /// `locale` is the language of the browser that asked, when it named one we have: the mail is
+    /// written in it and it becomes the account's locale. Recorded in the transaction that issues
+    /// the token, which only a known account runs: an unknown address does no extra work, and the
+    /// floor hides the rest.
+    ///
     /// # Errors
     /// Only when the store is unavailable or broken.
-    pub async fn request_reset(&self, email: &EmailAddress) -> Result<(), Error> {
+    pub async fn request_reset(&self, email: &EmailAddress, locale: Option<Locale>) -> Result<(), Error> {
         let started = Instant::now();
-        let result = self.request_reset_inner(email).await;
+        let result = self.request_reset_inner(email, locale).await;
         let elapsed = started.elapsed();
         match self.reset_floor.checked_sub(elapsed) {
             Some(rest) => tokio::time::sleep(rest).await,
@@ -130,7 +136,7 @@ impl ResetService {
         result
     }
 
-    async fn request_reset_inner(&self, email: &EmailAddress) -> Result<(), Error> {
+    async fn request_reset_inner(&self, email: &EmailAddress, locale: Option<Locale>) -> Result<(), Error> {
         // Generated and sealed for every request, account or not, so both paths do the same work.
         let token = BearerToken::generate();
         let digest = token.digest();
@@ -159,9 +165,20 @@ impl ResetService {
             kind: MailKind::PasswordReset,
             recipient: account.email.clone(),
             sealed_secret: Some(sealed),
+            locale: locale.or(account.locale),
         };
+        // Written only when it changes: an API client that always sends the same language costs
+        // no extra statement.
+        let record = locale.filter(|l| account.locale != Some(*l));
         self.store
-            .issue_reset_token(account.id, &digest, now + chrono(self.token_ttl), mail, now)
+            .issue_reset_token(
+                account.id,
+                &digest,
+                now + chrono(self.token_ttl),
+                mail,
+                record,
+                now,
+            )
             .await?;
         self.metrics.reset_requests.with_label_values(&["issued"]).inc();
         Ok(())
@@ -236,6 +253,7 @@ impl ResetService {
                     kind: MailKind::PasswordChanged,
                     recipient: account.email.clone(),
                     sealed_secret: None,
+                    locale: account.locale,
                 },
                 now: self.clock.now(),
             })
@@ -291,7 +309,7 @@ impl ResetService {
             // Only after a correct password, so the answer reveals nothing to a guesser. The
             // password is known-compromised, so no session; the owner gets a link by email (the
             // per-address limit still applies: a known password must not become a mail cannon).
-            match self.request_reset_inner(&account.email).await {
+            match self.request_reset_inner(&account.email, None).await {
                 Ok(()) | Err(Error::RateLimited { .. }) => {}
                 Err(e) => tracing::warn!(error = %e, "could not send the forced-reset link"),
             }

@@ -21,6 +21,7 @@ use super::store::{
     OutboxSummary, SessionInfo, Store, StoreError, RESET_LIMIT_WINDOW,
 };
 use crate::hashing::phc::PhcString;
+use crate::i18n::Locale;
 use crate::mail::pacing::{self, Pacing};
 use crate::reset::email::EmailAddress;
 use crate::reset::token::TokenDigest;
@@ -146,6 +147,7 @@ impl Store for MemoryStore {
                 mfa_enabled: new.mfa_enabled,
                 session_epoch: 0,
                 must_reset: false,
+                locale: None,
             },
         );
         Ok(id)
@@ -166,11 +168,15 @@ impl Store for MemoryStore {
         token: &TokenDigest,
         expires_at: DateTime<Utc>,
         mail: NewMail,
+        record_locale: Option<Locale>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut g = self.inner.lock();
-        if !g.accounts.contains_key(&account_id) {
+        let Some(account) = g.accounts.get_mut(&account_id) else {
             return Err(StoreError::Internal(format!("no account {account_id}")));
+        };
+        if record_locale.is_some() {
+            account.locale = record_locale;
         }
         g.tokens.insert(
             account_id,
@@ -316,6 +322,7 @@ impl Store for MemoryStore {
                     recipient: m.new.recipient.clone(),
                     sealed_secret: m.new.sealed_secret.clone(),
                     attempts: m.attempts,
+                    locale: m.new.locale,
                 }
             })
             .collect();

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "outbox_vacuum",
         include_str!("migrations/0003_outbox_vacuum.sql"),
     ),
+    (4, "locale", include_str!("migrations/0004_locale.sql")),
     (5, "factors", include_str!("migrations/0005_factors.sql")),
 ];
 

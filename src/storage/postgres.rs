@@ -22,6 +22,7 @@ use super::store::{
     SessionInfo, Store, StoreError, RESET_LIMIT_WINDOW,
 };
 use crate::hashing::phc::PhcString;
+use crate::i18n::Locale;
 use crate::mail::pacing::Pacing;
 use crate::reset::email::EmailAddress;
 use crate::reset::token::TokenDigest;
@@ -76,11 +77,12 @@ fn account_from_row(row: &Row) -> Result<Account, StoreError> {
         mfa_enabled: row.get("mfa_enabled"),
         session_epoch: row.get("session_epoch"),
         must_reset: row.get("must_reset"),
+        locale: row.get::<_, Option<&str>>("locale").and_then(Locale::parse),
     })
 }
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.password_hash, a.password_peppered, a.mfa_enabled,
-     a.session_epoch, EXISTS (SELECT 1 FROM forced_resets f WHERE f.account_id = a.id) AS must_reset";
+     a.session_epoch, a.locale, EXISTS (SELECT 1 FROM forced_resets f WHERE f.account_id = a.id) AS must_reset";
 
 impl PostgresStore {
     /// Builds the pool without connecting; the first query (or readiness probe) connects.
@@ -207,9 +209,10 @@ impl Store for PostgresStore {
         token: &TokenDigest,
         expires_at: DateTime<Utc>,
         mail: NewMail,
+        record_locale: Option<Locale>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        resets::issue_token(self, account_id, token, expires_at, mail, now).await
+        resets::issue_token(self, account_id, token, expires_at, mail, record_locale, now).await
     }
 
     async fn account_for_reset_token(

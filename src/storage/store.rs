@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::hashing::phc::PhcString;
+use crate::i18n::Locale;
 use crate::mail::pacing::Pacing;
 use crate::reset::email::EmailAddress;
 use crate::reset::token::TokenDigest;
@@ -53,6 +54,8 @@ pub struct Account {
     pub session_epoch: i64,
     /// A campaign forced a reset: the old password no longer logs in.
     pub must_reset: bool,
+    /// The language of the account's mail; `None`: the configured default.
+    pub locale: Option<Locale>,
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +102,8 @@ pub struct NewMail {
     pub kind: MailKind,
     pub recipient: EmailAddress,
     pub sealed_secret: Option<Vec<u8>>,
+    /// The language to render it in; `None`: the configured default.
+    pub locale: Option<Locale>,
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +114,8 @@ pub struct OutboxMessage {
     pub recipient: EmailAddress,
     pub sealed_secret: Option<Vec<u8>>,
     pub attempts: i32,
+    /// As queued; `None` (or a tag no longer shipped): the configured default.
+    pub locale: Option<Locale>,
 }
 
 /// What one claim got: messages to send now, and when the send budget next has room.
@@ -193,13 +200,15 @@ pub trait Store: Send + Sync + 'static {
     async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
 
     /// Replaces any earlier token of the account (at most one live token per account) and enqueues
-    /// the reset email, in one transaction: either both happen or neither.
+    /// the reset email, in one transaction: either both happen or neither. `record_locale` (the
+    /// language of the browser that asked) becomes the account's locale in the same transaction.
     async fn issue_reset_token(
         &self,
         account_id: AccountId,
         token: &TokenDigest,
         expires_at: DateTime<Utc>,
         mail: NewMail,
+        record_locale: Option<Locale>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 

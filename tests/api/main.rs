@@ -6,6 +6,8 @@
 mod helpers;
 
 mod admission;
+mod branding;
+mod browser;
 mod campaign;
 mod campaign_faults;
 mod cli;
@@ -14,6 +16,7 @@ mod deploy;
 mod factor_flow;
 mod factor_store;
 mod health;
+mod languages;
 mod logging;
 mod login;
 mod malformed;

@@ -11,10 +11,11 @@ use serde::Deserialize;
 use crate::http::errors::{Error, HttpResponse};
 use crate::http::extract;
 use crate::http::pages::{
-    self, html, policy_text, violation_text, words, Forgot, ForgotSent, Message, Reset, ResetDone,
-    ResetExpired,
+    self, html, policy_text, violation_text, Forgot, ForgotSent, Message, Reset, ResetDone, ResetExpired,
 };
 use crate::http::state::AppState;
+use crate::i18n::Locale;
+use crate::reset::password::PolicyViolation;
 use crate::reset::service;
 use crate::reset::token::BearerToken;
 use crate::secret::SecretString;
@@ -41,20 +42,29 @@ struct ResetQuery {
 }
 
 /// A small 403 page for a form posted from another origin (see `pages::same_origin`).
-fn refused() -> HttpResponse {
-    let t = words();
+fn refused(state: &AppState, locale: Locale) -> HttpResponse {
+    let ui = state.site.ui(locale);
     html(
         StatusCode::FORBIDDEN,
-        &Message::new(t.refused_title, t.refused_body, None),
+        &Message::new(&ui, "refused-title", "refused-body", None),
+    )
+}
+
+fn expired(state: &AppState, locale: Locale, status: StatusCode) -> HttpResponse {
+    html(
+        status,
+        &ResetExpired {
+            ui: &state.site.ui(locale),
+        },
     )
 }
 
 #[must_use]
-pub fn forgot_form() -> HttpResponse {
+pub fn forgot_form(state: &AppState, locale: Locale) -> HttpResponse {
     html(
         StatusCode::OK,
         &Forgot {
-            t: words(),
+            ui: &state.site.ui(locale),
             email: "",
             error: None,
         },
@@ -62,43 +72,58 @@ pub fn forgot_form() -> HttpResponse {
 }
 
 /// The same page at the same status for known and unknown addresses, after the same service call
-/// and its timing floor.
-pub async fn forgot_submit(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
+/// and its timing floor. The browser's language goes with the request: the mail is written in it
+/// and a known account keeps it (see `ResetService::request_reset`).
+pub async fn forgot_submit(
+    state: Arc<AppState>,
+    locale: Locale,
+    req: Request<Incoming>,
+) -> Result<HttpResponse, Error> {
     if !pages::same_origin(req.headers(), &state.public_base_url) {
-        return Ok(refused());
+        return Ok(refused(&state, locale));
     }
+    // Only a language the browser named is recorded; the default it fell back to is not a choice.
+    let requested = pages::requested_locale(req.headers());
     let form: ForgotForm = extract::form(req, state.body_limit).await?;
-    let email = match extract::email(&form.email) {
-        Ok(email) => email,
-        Err(e) => {
-            return Ok(html(
-                StatusCode::BAD_REQUEST,
-                &Forgot {
-                    t: words(),
-                    email: form.email.trim(),
-                    error: Some(e.to_string()),
-                },
-            ))
-        }
+    let Ok(email) = extract::email(&form.email) else {
+        let ui = state.site.ui(locale);
+        return Ok(html(
+            StatusCode::BAD_REQUEST,
+            &Forgot {
+                ui: &ui,
+                email: form.email.trim(),
+                error: Some(ui.t("invalid-email")),
+            },
+        ));
     };
-    state.service.request_reset(&email).await?;
-    Ok(html(StatusCode::OK, &ForgotSent { t: words() }))
+    state.service.request_reset(&email, requested).await?;
+    Ok(html(
+        StatusCode::OK,
+        &ForgotSent {
+            ui: &state.site.ui(locale),
+        },
+    ))
 }
 
 /// Reads the token and never consumes it: mail scanners and link previewers fetch the link
 /// before the person does, and the link must still work after they have.
-pub async fn reset_form(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
+pub async fn reset_form(
+    state: Arc<AppState>,
+    locale: Locale,
+    req: Request<Incoming>,
+) -> Result<HttpResponse, Error> {
     let query: ResetQuery = serde_urlencoded::from_str(req.uri().query().unwrap_or_default())
         .unwrap_or(ResetQuery { token: String::new() });
-    form_for(&state, &query.token, true, None, StatusCode::OK).await
+    form_for(&state, locale, &query.token, true, None, StatusCode::OK).await
 }
 
 /// The new-password form for a live token, or the expired page.
 async fn form_for(
     state: &AppState,
+    locale: Locale,
     raw_token: &str,
     sign_out: bool,
-    error: Option<String>,
+    error: Option<PolicyViolation>,
     status: StatusCode,
 ) -> Result<HttpResponse, Error> {
     let holder = match BearerToken::parse(raw_token) {
@@ -106,25 +131,30 @@ async fn form_for(
         Err(_) => None,
     };
     let Some(holder) = holder else {
-        return Ok(html(StatusCode::OK, &ResetExpired { t: words() }));
+        return Ok(expired(state, locale, StatusCode::OK));
     };
+    let ui = state.site.ui(locale);
     Ok(html(
         status,
         &Reset {
-            t: words(),
-            policy: policy_text(&state.service.policy, holder.min_chars),
+            ui: &ui,
+            policy: policy_text(&ui, &state.service.policy, holder.min_chars),
             token: raw_token,
             username: holder.email.as_str(),
             sign_out,
-            error,
+            error: error.map(|v| violation_text(&ui, v)),
         },
     ))
 }
 
 /// Consumes the token through the same confirm path as the JSON API.
-pub async fn reset_submit(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
+pub async fn reset_submit(
+    state: Arc<AppState>,
+    locale: Locale,
+    req: Request<Incoming>,
+) -> Result<HttpResponse, Error> {
     if !pages::same_origin(req.headers(), &state.public_base_url) {
-        return Ok(refused());
+        return Ok(refused(&state, locale));
     }
     let form: ResetForm = extract::form(req, state.body_limit).await?;
     let sign_out = form.sign_out_everywhere.is_some();
@@ -132,7 +162,7 @@ pub async fn reset_submit(state: Arc<AppState>, req: Request<Incoming>) -> Resul
         .new_password
         .unwrap_or_else(|| SecretString::new(String::new()));
     let Ok(token) = BearerToken::parse(&form.token) else {
-        return Ok(html(StatusCode::BAD_REQUEST, &ResetExpired { t: words() }));
+        return Ok(expired(&state, locale, StatusCode::BAD_REQUEST));
     };
     match state
         .service
@@ -142,22 +172,29 @@ pub async fn reset_submit(state: Arc<AppState>, req: Request<Incoming>) -> Resul
         Ok(()) => Ok(html(
             StatusCode::OK,
             &ResetDone {
-                t: words(),
+                ui: &state.site.ui(locale),
                 signed_out: sign_out,
             },
         )),
-        Err(service::Error::TokenInvalid) => Ok(html(StatusCode::BAD_REQUEST, &ResetExpired { t: words() })),
+        Err(service::Error::TokenInvalid) => Ok(expired(&state, locale, StatusCode::BAD_REQUEST)),
         // The token is still live: the form again, with the reason, keeping the token.
         Err(service::Error::Policy(v)) => {
             form_for(
                 &state,
+                locale,
                 &form.token,
                 sign_out,
-                Some(violation_text(v)),
+                Some(v),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// GET /assets/brand.css.
+#[must_use]
+pub fn brand_stylesheet(state: &AppState) -> HttpResponse {
+    pages::brand_stylesheet(&state.site)
 }

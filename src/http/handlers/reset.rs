@@ -10,6 +10,7 @@ use serde_json::json;
 use super::mfa::{proof, ProofFields};
 use crate::http::errors::{json_response, Error, HttpResponse};
 use crate::http::extract;
+use crate::http::pages::requested_locale;
 use crate::http::state::AppState;
 use crate::reset::token::BearerToken;
 use crate::secret::SecretString;
@@ -38,9 +39,12 @@ fn yes() -> bool {
 
 /// The same status and body whether or not the account exists.
 pub async fn request(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
+    // An API client that names a language of ours gets the mail in it (and the account keeps
+    // it); without one the stored language stands.
+    let locale = requested_locale(req.headers());
     let body: ResetRequest = extract::json(req, state.body_limit).await?;
     let email = extract::email(&body.email)?;
-    state.service.request_reset(&email).await?;
+    state.service.request_reset(&email, locale).await?;
     Ok(json_response(
         StatusCode::ACCEPTED,
         &json!({

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::{db_error, PostgresStore};
+use crate::i18n::Locale;
 use crate::mail::pacing::{self, Pacing, GLOBAL_BUCKET};
 use crate::reset::email::EmailAddress;
 use crate::storage::store::{Claim, DeadMessage, MailKind, OutboxMessage, OutboxSummary, StoreError};
@@ -120,7 +121,7 @@ pub(super) async fn claim(
     }
     let rows = tx
         .query(
-            "SELECT id, kind, recipient, sealed_secret, attempts, domain FROM outbox
+            "SELECT id, kind, recipient, sealed_secret, attempts, domain, locale FROM outbox
              WHERE status = 'pending' AND available_at <= $1
              ORDER BY priority, available_at, id
              LIMIT $2
@@ -212,6 +213,7 @@ pub(super) async fn claim(
                     .map_err(|_| StoreError::Internal("stored recipient does not parse".into()))?,
                 sealed_secret: r.get(3),
                 attempts: r.get(4),
+                locale: r.get::<_, Option<&str>>(6).and_then(Locale::parse),
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

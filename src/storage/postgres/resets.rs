@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 
 use super::{account_from_row, db_error, PostgresStore, ACCOUNT_COLUMNS};
+use crate::i18n::Locale;
 use crate::reset::token::TokenDigest;
 use crate::storage::store::{Account, AccountId, CompletedReset, NewMail, StoreError, RESET_LIMIT_WINDOW};
 
@@ -18,8 +19,8 @@ fn digest_from_row(row: &Row, column: &str) -> Result<TokenDigest, StoreError> {
 
 /// Transactional mail: priority 0, ahead of every campaign notice.
 const INSERT_OUTBOX: &str =
-    "INSERT INTO outbox (kind, recipient, sealed_secret, created_at, available_at, priority, domain)
-     VALUES ($1, $2, $3, $4, $4, 0, split_part($2, '@', 2))";
+    "INSERT INTO outbox (kind, recipient, sealed_secret, created_at, available_at, priority, domain, locale)
+     VALUES ($1, $2, $3, $4, $4, 0, split_part($2, '@', 2), $5)";
 
 pub(super) async fn issue_token(
     store: &PostgresStore,
@@ -27,10 +28,19 @@ pub(super) async fn issue_token(
     token: &TokenDigest,
     expires_at: DateTime<Utc>,
     mail: NewMail,
+    record_locale: Option<Locale>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let mut client = store.client().await?;
     let tx = client.transaction().await.map_err(db_error)?;
+    if let Some(locale) = record_locale {
+        tx.execute(
+            "UPDATE accounts SET locale = $2 WHERE id = $1",
+            &[&account_id, &locale.tag()],
+        )
+        .await
+        .map_err(db_error)?;
+    }
     tx.execute(
         "INSERT INTO reset_tokens (account_id, token_hash, created_at, expires_at, used_at)
          VALUES ($1, $2, $3, $4, NULL)
@@ -55,6 +65,7 @@ pub(super) async fn issue_token(
             &mail.recipient.as_str(),
             &mail.sealed_secret,
             &now,
+            &mail.locale.map(Locale::tag),
         ],
     )
     .await
@@ -137,6 +148,7 @@ pub(super) async fn complete(store: &PostgresStore, reset: CompletedReset<'_>) -
             &n.recipient.as_str(),
             &n.sealed_secret,
             &reset.now,
+            &n.locale.map(Locale::tag),
         ],
     )
     .await

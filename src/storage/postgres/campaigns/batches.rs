@@ -150,13 +150,14 @@ pub(super) async fn enqueue(
     let queued: i64 = tx
         .query_one(
             "WITH batch AS (
-                 SELECT f.account_id AS id, a.email FROM forced_resets f
+                 SELECT f.account_id AS id, a.email, a.locale FROM forced_resets f
                  JOIN accounts a ON a.id = f.account_id
                  WHERE f.account_id > $2 AND f.account_id <= $3 AND f.campaign_id = $1),
              queued AS (
                  INSERT INTO outbox (kind, recipient, created_at, available_at, priority, campaign_id,
-                                     account_id, domain)
-                 SELECT 'campaign_notice', email, $4, $4, 1, $1, id, split_part(email, '@', 2) FROM batch
+                                     account_id, domain, locale)
+                 SELECT 'campaign_notice', email, $4, $4, 1, $1, id, split_part(email, '@', 2), locale
+                 FROM batch
                  ON CONFLICT (campaign_id, account_id) WHERE campaign_id IS NOT NULL DO NOTHING
                  RETURNING 1)
              SELECT count(*) FROM queued",

@@ -1,0 +1,56 @@
+# The words of the pages behind the emailed links (/forgot, /reset, and the busy, limited and
+# refused pages). Every locale has the same messages with the same variables; a test compares them.
+#
+# Variables every message may use:
+#   $product  the operator's product name (RESETGATE_PRODUCT_NAME)
+# Links and addresses are never part of a message: the templates put them next to it.
+
+forgot-title = Reset your password
+forgot-intro = Enter the email address of your { $product } account. We will send it a link to choose a new password.
+email-label = Email address
+forgot-submit = Send the link
+invalid-email = This does not look like an email address. Check it and try again.
+
+sent-title = Check your email
+sent-body = If an account exists for this address, we sent it a link to choose a new password.
+sent-hint = The link works once and expires soon. If nothing arrives in a few minutes, check your spam folder.
+sent-again = Send another link
+
+reset-title = Choose a new password
+# $min and $max: the password policy's lengths, in characters.
+policy = Use at least { $min } characters (at most { $max }). Avoid common passwords and passwords that appeared in data breaches. Any characters are fine: spaces, words, symbols, or none of them.
+account-label = Account
+password-label = New password
+sign-out-label = Sign out of all devices
+reset-submit = Change password
+too-short = This password is too short: use at least { $min } characters.
+too-long = This password is too long: use at most { $max } characters.
+blocklisted = This password is too common: it appears in lists of breached passwords. Choose another one.
+matches-email = This password is your email address. Choose another one.
+
+expired-title = This link has expired or was already used
+expired-body = Reset links work once and only for a short time. You can ask for a new one.
+expired-again = Get a new link
+
+done-title = Your password has been changed
+done-body = You can now sign in with your new password. We also sent you an email about this change.
+done-signed-out = All devices were signed out; sign in again on each.
+done-kept = Devices that were signed in stay signed in.
+
+start-over = Back to the start
+refused-title = This request was refused
+refused-body = The form was not sent from this site. Open the page again and send it from there.
+busy-title = We are very busy right now
+busy-body = Too many people are using this service at the moment. Nothing was lost.
+limited-title = Too many attempts
+limited-body = There have been too many attempts in a short time. Please wait a moment.
+# $secs: the wait the server asked for (Retry-After).
+retry = { $secs ->
+    [one] This page will try again by itself in { $secs } second.
+   *[other] This page will try again by itself in { $secs } seconds.
+}
+error-title = Something went wrong
+error-body = We could not complete this request. Please try again in a moment.
+
+# The footer, followed by the support contact (RESETGATE_SUPPORT_CONTACT) when one is configured.
+footer-help = Need help? Contact support:

@@ -1,0 +1,57 @@
+# Les mots des pages derrière les liens envoyés par e-mail (/forgot, /reset, et les pages
+# « service occupé », « trop de tentatives » et « demande refusée »). Mêmes messages et mêmes
+# variables que locales/en/pages.ftl : un test les compare.
+#
+# Variables que tout message peut employer :
+#   $product  le nom du produit configuré par l’exploitant (RESETGATE_PRODUCT_NAME)
+# Les liens et adresses ne font jamais partie d’un message : les gabarits les placent à côté.
+
+forgot-title = Réinitialiser votre mot de passe
+forgot-intro = Saisissez l’adresse e-mail de votre compte { $product }. Nous y enverrons un lien pour choisir un nouveau mot de passe.
+email-label = Adresse e-mail
+forgot-submit = Envoyer le lien
+invalid-email = Ceci ne ressemble pas à une adresse e-mail. Vérifiez-la et réessayez.
+
+sent-title = Consultez vos e-mails
+sent-body = Si un compte existe pour cette adresse, nous lui avons envoyé un lien pour choisir un nouveau mot de passe.
+sent-hint = Le lien ne fonctionne qu’une fois et expire rapidement. Si rien n’arrive d’ici quelques minutes, vérifiez votre dossier de courrier indésirable.
+sent-again = Recevoir un autre lien
+
+reset-title = Choisissez un nouveau mot de passe
+# $min et $max : les longueurs de la politique de mots de passe, en caractères.
+policy = Utilisez au moins { $min } caractères (au plus { $max }). Évitez les mots de passe courants et ceux qui sont apparus dans des fuites de données. Tous les caractères sont acceptés : espaces, mots, symboles, et aucun n’est obligatoire.
+account-label = Compte
+password-label = Nouveau mot de passe
+sign-out-label = Déconnecter tous les appareils
+reset-submit = Changer le mot de passe
+too-short = Ce mot de passe est trop court : utilisez au moins { $min } caractères.
+too-long = Ce mot de passe est trop long : utilisez au plus { $max } caractères.
+blocklisted = Ce mot de passe est trop courant : il figure dans des listes de mots de passe divulgués. Choisissez-en un autre.
+matches-email = Ce mot de passe est votre adresse e-mail. Choisissez-en un autre.
+
+expired-title = Ce lien a expiré ou a déjà été utilisé
+expired-body = Un lien de réinitialisation ne fonctionne qu’une fois, et pendant peu de temps. Vous pouvez en demander un nouveau.
+expired-again = Obtenir un nouveau lien
+
+done-title = Votre mot de passe a été changé
+done-body = Vous pouvez maintenant vous connecter avec votre nouveau mot de passe. Nous vous avons aussi envoyé un e-mail à propos de ce changement.
+done-signed-out = Tous les appareils ont été déconnectés ; reconnectez-vous sur chacun d’eux.
+done-kept = Les appareils déjà connectés le restent.
+
+start-over = Revenir au début
+refused-title = Cette demande a été refusée
+refused-body = Le formulaire n’a pas été envoyé depuis ce site. Ouvrez de nouveau la page et envoyez-le depuis celle-ci.
+busy-title = Le service est très sollicité en ce moment
+busy-body = Trop de personnes utilisent ce service en ce moment. Rien n’a été perdu.
+limited-title = Trop de tentatives
+limited-body = Il y a eu trop de tentatives en peu de temps. Veuillez patienter un instant.
+# $secs : l’attente demandée par le serveur (Retry-After).
+retry = { $secs ->
+    [one] Cette page réessaiera d’elle-même dans { $secs } seconde.
+   *[other] Cette page réessaiera d’elle-même dans { $secs } secondes.
+}
+error-title = Une erreur s’est produite
+error-body = Nous n’avons pas pu traiter cette demande. Veuillez réessayer dans un instant.
+
+# Le pied de page, suivi du contact de l’assistance (RESETGATE_SUPPORT_CONTACT) s’il est configuré.
+footer-help = Besoin d’aide ? Contactez l’assistance :

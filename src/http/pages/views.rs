@@ -1,0 +1,116 @@
+//! The page templates (askama, under `templates/`): one struct per page, each holding the
+//! request's [`Ui`] for its words.
+
+use std::borrow::Cow;
+
+use askama::Template;
+
+use super::site::Ui;
+use crate::reset::password::{PasswordPolicy, PolicyViolation};
+
+/// A page: a template that speaks through a [`Ui`].
+pub trait Page: Template {
+    fn ui(&self) -> &Ui<'_>;
+}
+
+macro_rules! pages {
+    ($($page:ident),*) => {$(
+        impl Page for $page<'_> {
+            fn ui(&self) -> &Ui<'_> {
+                self.ui
+            }
+        }
+    )*};
+}
+
+pages!(Forgot, ForgotSent, Reset, ResetExpired, ResetDone, Message);
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct Forgot<'a> {
+    pub ui: &'a Ui<'a>,
+    pub email: &'a str,
+    pub error: Option<Cow<'static, str>>,
+}
+
+#[derive(Template)]
+#[template(path = "forgot_sent.html")]
+pub struct ForgotSent<'a> {
+    pub ui: &'a Ui<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+pub struct Reset<'a> {
+    pub ui: &'a Ui<'a>,
+    pub policy: Cow<'static, str>,
+    pub token: &'a str,
+    pub username: &'a str,
+    pub sign_out: bool,
+    pub error: Option<Cow<'static, str>>,
+}
+
+#[derive(Template)]
+#[template(path = "reset_expired.html")]
+pub struct ResetExpired<'a> {
+    pub ui: &'a Ui<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "reset_done.html")]
+pub struct ResetDone<'a> {
+    pub ui: &'a Ui<'a>,
+    pub signed_out: bool,
+}
+
+/// A page that only says what happened: refused, busy, rate limited, failed. With
+/// `refresh_secs` the browser retries by itself when the server said it could.
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct Message<'a> {
+    pub ui: &'a Ui<'a>,
+    /// Message ids of the heading and the paragraph.
+    pub title: &'static str,
+    pub body: &'static str,
+    pub retry: Cow<'static, str>,
+    pub refresh_secs: Option<u64>,
+}
+
+impl<'a> Message<'a> {
+    #[must_use]
+    pub fn new(ui: &'a Ui<'a>, title: &'static str, body: &'static str, refresh_secs: Option<u64>) -> Self {
+        Self {
+            ui,
+            title,
+            body,
+            retry: refresh_secs
+                .map(|s| ui.t_with("retry", &[("secs", s)]))
+                .unwrap_or_default(),
+            refresh_secs,
+        }
+    }
+}
+
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// The policy in plain words, shown before the user types.
+#[must_use]
+pub fn policy_text(ui: &Ui<'_>, policy: &PasswordPolicy, min: usize) -> Cow<'static, str> {
+    ui.t_with("policy", &[("min", count(min)), ("max", count(policy.max_chars))])
+}
+
+/// Why a password was refused, in the page's words.
+#[must_use]
+pub fn violation_text(ui: &Ui<'_>, v: PolicyViolation) -> Cow<'static, str> {
+    match v {
+        PolicyViolation::TooShort { min } => ui.t_with("too-short", &[("min", count(min))]),
+        PolicyViolation::TooLong { max } => ui.t_with("too-long", &[("max", count(max))]),
+        PolicyViolation::Blocklisted => ui.t("blocklisted"),
+        PolicyViolation::MatchesEmail => ui.t("matches-email"),
+    }
+}
+
+#[cfg(test)]
+mod tests;
