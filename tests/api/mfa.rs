@@ -18,6 +18,7 @@ crate::both_backends!(
     challenges_and_bodies_are_checked,
     a_reset_cannot_walk_past_the_factor,
     the_shorter_minimum_needs_a_confirmed_factor,
+    the_reset_page_asks_an_enrolled_account_for_its_code,
 );
 
 const EMAIL: &str = "two-step@example.com";
@@ -380,4 +381,84 @@ async fn the_shorter_minimum_needs_a_confirmed_factor(backend: Backend) {
     )
     .await;
     assert_eq!(ok.status(), 200, "{}", json(ok).await);
+}
+
+/// A form post from our own origin, as a browser on the site sends it.
+async fn post_page(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    let resp = app
+        .client
+        .post(app.url(path))
+        .header("accept", "text/html")
+        .header("origin", "https://reset.example.test")
+        .form(fields)
+        .send()
+        .await
+        .expect("request");
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+async fn the_reset_page_asks_an_enrolled_account_for_its_code(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // Without a factor, no code field.
+    app.create_account("plain@example.com", Some(PASSWORD), false)
+        .await;
+    let plain = app.reset_token("plain@example.com").await;
+    let page = app
+        .get(&format!("/reset?token={plain}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("id=\"new_password\"") && !page.contains("id=\"code\""),
+        "{page}"
+    );
+
+    let (_, codes) = enrolled(&app).await;
+    let token = app.reset_token(EMAIL).await;
+    let page = app
+        .get(&format!("/reset?token={token}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("autocomplete=\"one-time-code\""), "{page}");
+    assert!(
+        page.contains("Use at least 8 characters"),
+        "a confirmed factor earns the shorter minimum: {page}"
+    );
+
+    let new_password = "a fresh passphrase after the breach";
+    let post = |code: &'static str| submit(&app, &token, new_password, code);
+    let (status, page) = post("").await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("role=\"alert\">Enter the code from your authenticator app"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("value=\"{token}\"")), "the token is kept");
+    let (status, page) = post("12345").await;
+    assert_eq!(status, 422);
+    assert!(page.contains("A code is 6 digits"), "{page}");
+    let (status, page) = post("000000").await;
+    assert_eq!(status, 422);
+    assert!(page.contains("This code is wrong or was already used"), "{page}");
+    // A recovery code from paper, with spaces, completes it.
+    let paper = codes[0].replace('-', " ");
+    let (status, page) = submit(&app, &token, new_password, &paper).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        json(app.login(EMAIL, new_password).await).await["code"],
+        "mfa_required"
+    );
+}
+
+async fn submit(app: &TestApp, token: &str, password: &str, code: &str) -> (u16, String) {
+    let fields = [
+        ("token", token),
+        ("new_password", password),
+        ("sign_out_everywhere", "yes"),
+        ("code", code),
+    ];
+    post_page(app, "/reset", &fields).await
 }
