@@ -26,8 +26,11 @@ use crate::mail::smtp::SmtpMailer;
 use crate::mail::templates::Templates;
 use crate::mail::transport::{FileMailer, LogMailer, MailError, Mailer};
 use crate::metrics::Metrics;
+use crate::mfa::totp::Issuer;
+use crate::reset::factor::FactorService;
 use crate::reset::service::ResetService;
 use crate::reset::token::TokenDigest;
+use crate::storage::factors::AttemptLimit;
 use crate::storage::memory::MemoryStore;
 use crate::storage::postgres::PostgresStore;
 use crate::storage::store::Store;
@@ -174,8 +177,17 @@ pub async fn start_with_engine(parts: Parts, engine: MakeEngine) -> anyhow::Resu
     );
     let shutdown = CancellationToken::new();
 
+    let factors = FactorService {
+        store: Arc::clone(&store).factors(),
+        sealer: sealer.clone(),
+        clock: Arc::clone(&clock),
+        issuer: issuer_for(&config.public_base_url),
+        limit: AttemptLimit::DEFAULT,
+        metrics: Arc::clone(&metrics),
+    };
     let service = ResetService {
         store: Arc::clone(&store),
+        factors,
         hasher,
         sealer: sealer.clone(),
         clock: Arc::clone(&clock),
@@ -274,4 +286,14 @@ pub async fn start_with_engine(parts: Parts, engine: MakeEngine) -> anyhow::Resu
         admin_server,
         dispatcher,
     })
+}
+
+/// The name authenticator apps show next to the code: the public site's host (the branding
+/// issue's product name will take its place). A host never holds ':' (ports are not part of
+/// `host_str`), so it always parses; "resetgate" covers a base URL without a host.
+fn issuer_for(base: &url::Url) -> Issuer {
+    base.host_str()
+        .and_then(|h| Issuer::parse(h).ok())
+        .or_else(|| Issuer::parse("resetgate").ok())
+        .unwrap_or_else(|| unreachable!("\"resetgate\" is a valid issuer"))
 }

@@ -6,6 +6,7 @@ mod admin_token;
 mod calibrate;
 mod campaign;
 mod check_config;
+mod clear_mfa;
 mod create_account;
 // Public so that tools/bench can run this same demo gateway on its baseline hashing engine.
 pub mod demo;
@@ -92,9 +93,15 @@ pub enum Command {
         /// exported from another resetgate database).
         #[arg(long, requires = "password_hash")]
         hash_is_peppered: bool,
-        /// The account has a second factor (allows the shorter MFA minimum length).
+    },
+    /// Support: remove an account's second factor (lost phone and lost recovery codes), recorded
+    /// in the account's audit trail under --admin. The owner can enrol again after signing in.
+    ClearMfa {
         #[arg(long)]
-        mfa: bool,
+        email: String,
+        /// Who is doing this, for the audit trail (e.g. your login name).
+        #[arg(long)]
+        admin: String,
     },
 }
 
@@ -114,6 +121,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         } => demo::run(&seed_email, seed_password.as_deref(), hasher::pool_engine).await,
         Command::Calibrate { seconds } => calibrate::run(seconds),
         Command::Migrate => migrate::run().await,
+        Command::ClearMfa { email, admin } => clear_mfa::run(&email, &admin).await,
         Command::Campaign(cmd) => campaign::run(cmd).await,
         Command::AdminToken => Ok(admin_token::run()),
         Command::CheckConfig { mode } => check_config::run(mode),
@@ -128,17 +136,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             password_stdin,
             password_hash,
             hash_is_peppered,
-            mfa,
-        } => {
-            create_account::run(
-                &email,
-                password_stdin,
-                password_hash.as_deref(),
-                hash_is_peppered,
-                mfa,
-            )
-            .await
-        }
+        } => create_account::run(&email, password_stdin, password_hash.as_deref(), hash_is_peppered).await,
     };
     match result {
         Ok(code) => code,

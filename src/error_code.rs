@@ -72,6 +72,20 @@ error_codes! {
     PasswordBlocklisted = "password_blocklisted",
     /// Equal to the account's email address or its local part.
     PasswordMatchesEmail = "password_matches_email",
+    /// Right password, but the account has a second factor: send a code with the challenge.
+    MfaRequired = "mfa_required",
+    /// A second-factor code or recovery code that is wrong or was already used.
+    MfaCodeInvalid = "mfa_code_invalid",
+    /// A sign-in challenge that is unknown, used or expired.
+    MfaChallengeInvalid = "mfa_challenge_invalid",
+    /// Too many wrong codes: the account's second-factor checks are locked for a while.
+    MfaLocked = "mfa_locked",
+    /// Enrolment asked for an account that already has a second factor.
+    MfaAlreadyEnrolled = "mfa_already_enrolled",
+    /// A confirm without an enrolment in progress.
+    MfaNotEnrolling = "mfa_not_enrolling",
+    /// An operation on a second factor the account does not have.
+    MfaNotEnrolled = "mfa_not_enrolled",
     /// A rate limit refused the request.
     RateLimited = "rate_limited",
     /// A bug; the cause is logged, never sent.

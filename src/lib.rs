@@ -56,6 +56,7 @@ pub mod http;
 pub mod i18n;
 pub mod mail;
 pub mod metrics;
+pub mod mfa;
 pub mod reset;
 pub mod sd_notify;
 pub mod secret;

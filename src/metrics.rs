@@ -30,7 +30,9 @@ pub const ROUTE_LABELS: &[&str] = &[
     "reset_request",
     "reset_confirm",
     "login",
+    "login_mfa",
     "session",
+    "mfa",
     "forgot",
     "reset_page",
     "assets",
@@ -62,6 +64,7 @@ const HASH_OUTCOME: Label = Label::fixed(
 const LIMITER: Label = Label::fixed("limiter", &["global", "ip", "email"]);
 /// The limiters that keep per-key state (the per-email limit counts rows in the database).
 const KEYED_LIMITER: Label = Label::fixed("limiter", &["ip"]);
+const MFA_OUTCOME: Label = Label::fixed("outcome", &["ok", "wrong", "replayed", "locked"]);
 const RESET_OUTCOME: Label = Label::fixed("outcome", &["issued", "unknown_account"]);
 const MAIL_KIND: Label = Label::fixed("kind", &["password_reset", "password_changed", "campaign_notice"]);
 const DELIVERY_OUTCOME: Label = Label::fixed("outcome", &["retry", "dead"]);
@@ -193,6 +196,21 @@ family::declare_metrics! {
     /// Confirmed password resets.
     resets_completed: IntCounter {
         name: "resetgate_resets_completed_total",
+    }
+    /// Second factors confirmed (enrolment finished with its first code).
+    mfa_enrolments: IntCounter {
+        name: "resetgate_mfa_enrolments_total",
+    }
+    /// Second-factor checks (TOTP codes and recovery codes) by outcome: ok, wrong, replayed (a
+    /// code already accepted) or locked (refused by the attempt limit without being checked).
+    mfa_verifications: IntCounterVec {
+        name: "resetgate_mfa_verifications_total",
+        labels: &[MFA_OUTCOME],
+        seed: Seed::All,
+    }
+    /// Recovery codes used.
+    mfa_recovery_codes_used: IntCounter {
+        name: "resetgate_mfa_recovery_codes_used_total",
     }
     /// Emails delivered by the outbox dispatcher, by kind.
     outbox_sent: IntCounterVec {

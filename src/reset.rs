@@ -5,6 +5,7 @@
 pub mod account;
 pub mod blocklist;
 pub mod email;
+pub mod factor;
 pub mod password;
 pub mod service;
 pub mod token;

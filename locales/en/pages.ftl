@@ -23,6 +23,13 @@ account-label = Account
 password-label = New password
 sign-out-label = Sign out of all devices
 reset-submit = Change password
+# The second-factor field, shown only for an account with an authenticator app.
+code-label = Code from your authenticator app
+code-hint = The 6 digits your app shows now. Lost your phone? Type one of your recovery codes instead.
+code-missing = Enter the code from your authenticator app, or a recovery code.
+code-wrong = This code is wrong or was already used. Wait for the next code and try again.
+code-malformed = A code is 6 digits, and a recovery code is 16 letters and digits. Check what you typed.
+code-locked = Too many wrong codes. For your safety, codes are not checked for a while: try again in 15 minutes. Your link still works until it expires.
 too-short = This password is too short: use at least { $min } characters.
 too-long = This password is too long: use at most { $max } characters.
 blocklisted = This password is too common: it appears in lists of breached passwords. Choose another one.

@@ -24,6 +24,13 @@ account-label = Compte
 password-label = Nouveau mot de passe
 sign-out-label = Déconnecter tous les appareils
 reset-submit = Changer le mot de passe
+# Le champ du second facteur, affiché seulement pour un compte doté d’une application d’authentification.
+code-label = Code de votre application d’authentification
+code-hint = Les 6 chiffres affichés par votre application en ce moment. Vous avez perdu votre téléphone ? Saisissez plutôt l’un de vos codes de secours.
+code-missing = Saisissez le code de votre application d’authentification, ou un code de secours.
+code-wrong = Ce code est erroné ou a déjà été utilisé. Attendez le code suivant et réessayez.
+code-malformed = Un code comporte 6 chiffres, et un code de secours 16 lettres et chiffres. Vérifiez votre saisie.
+code-locked = Trop de codes erronés. Par sécurité, les codes ne sont plus vérifiés pendant un moment : réessayez dans 15 minutes. Votre lien reste valable jusqu’à son expiration.
 too-short = Ce mot de passe est trop court : utilisez au moins { $min } caractères.
 too-long = Ce mot de passe est trop long : utilisez au plus { $max } caractères.
 blocklisted = Ce mot de passe est trop courant : il figure dans des listes de mots de passe divulgués. Choisissez-en un autre.

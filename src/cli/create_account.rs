@@ -23,7 +23,6 @@ pub(super) async fn run(
     password_stdin: bool,
     password_hash: Option<&str>,
     hash_is_peppered: bool,
-    mfa: bool,
 ) -> anyhow::Result<ExitCode> {
     let config = load(Mode::Admin)?;
     let email =
@@ -38,7 +37,7 @@ pub(super) async fn run(
                 .lock()
                 .read_line(&mut line)
                 .context("reading the password from stdin")?;
-            Some(operator_hash(&config, line.trim_end_matches(['\n', '\r']), &email, mfa).await?)
+            Some(operator_hash(&config, line.trim_end_matches(['\n', '\r']), &email).await?)
         }
         (false, Some(phc)) => {
             Some(PhcString::parse(phc).map_err(|e| anyhow::anyhow!("--password-hash: {e}"))?)
@@ -56,7 +55,8 @@ pub(super) async fn run(
                 email: email.clone(),
                 password_hash: hash,
                 password_peppered: peppered,
-                mfa_enabled: mfa,
+                // Set only by confirming a second factor, never by an operator's say-so.
+                mfa_enabled: false,
             },
             SystemClock.now(),
         )
@@ -76,11 +76,11 @@ pub(super) async fn operator_hash(
     config: &Config,
     raw: &str,
     email: &EmailAddress,
-    mfa: bool,
 ) -> anyhow::Result<PhcString> {
     let password = config
         .policy
-        .parse(raw, email, mfa)
+        // The full minimum: an account created here has no confirmed factor yet.
+        .parse(raw, email, false)
         .map_err(|v| anyhow::anyhow!("password refused ({}): {v}", v.code()))?;
     let pool = PoolConfig {
         workers: 1,

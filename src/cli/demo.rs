@@ -42,7 +42,7 @@ pub async fn run(
     let email = EmailAddress::parse(seed_email)
         .map_err(|_| anyhow::anyhow!("--seed-email {seed_email:?} is not an email address"))?;
     let password_hash = match seed_password {
-        Some(raw) => Some(create_account::operator_hash(&config, raw, &email, false).await?),
+        Some(raw) => Some(create_account::operator_hash(&config, raw, &email).await?),
         None => None,
     };
     let has_password = password_hash.is_some();

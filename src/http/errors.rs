@@ -16,7 +16,8 @@ use crate::admission::rate_limit::Rejection;
 use crate::error_code::ErrorCode;
 use crate::i18n::Locale;
 use crate::reset::password::PolicyViolation;
-use crate::reset::service;
+use crate::reset::{factor, service};
+use crate::secret::SecretString;
 use crate::storage::store::StoreError;
 
 pub type HttpResponse = Response<Full<Bytes>>;
@@ -40,6 +41,11 @@ struct Problem<'a> {
     limiter: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    /// `mfa_required` on login: the single-use challenge to send with the code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    challenge: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    challenge_expires_in: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +76,25 @@ pub enum Error {
     Unauthorized,
     #[error("session is invalid or expired")]
     SessionInvalid,
+    /// The password was right; a code must follow with `challenge` (`None` where the code goes
+    /// in the same request, as on reset confirm).
+    #[error("a second-factor code is required")]
+    MfaRequired {
+        challenge: Option<SecretString>,
+        expires_in_secs: u64,
+    },
+    #[error("the code is wrong or was already used")]
+    MfaCodeInvalid,
+    #[error("the sign-in challenge is invalid, used or expired: sign in again")]
+    MfaChallengeInvalid,
+    #[error("too many wrong codes: try again later, or use a recovery code then")]
+    MfaLocked { retry_after_secs: u64 },
+    #[error("a second factor is already enrolled")]
+    MfaAlreadyEnrolled,
+    #[error("no enrolment is in progress: start one first")]
+    MfaNotEnrolling,
+    #[error("no second factor is enrolled")]
+    MfaNotEnrolled,
     #[error("service temporarily unavailable, retry shortly")]
     Unavailable,
     #[error("not ready")]
@@ -104,17 +129,24 @@ pub const fn status_of(code: ErrorCode) -> StatusCode {
         | C::TokenInvalidOrExpired
         | C::InvalidScope
         | C::InvalidReason => StatusCode::BAD_REQUEST,
-        C::InvalidCredentials | C::SessionInvalid | C::Unauthorized => StatusCode::UNAUTHORIZED,
+        C::InvalidCredentials
+        | C::SessionInvalid
+        | C::Unauthorized
+        | C::MfaRequired
+        | C::MfaCodeInvalid
+        | C::MfaChallengeInvalid => StatusCode::UNAUTHORIZED,
         C::PasswordResetRequired => StatusCode::FORBIDDEN,
         C::NotFound | C::CampaignNotFound => StatusCode::NOT_FOUND,
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        C::InvalidTransition => StatusCode::CONFLICT,
+        C::InvalidTransition | C::MfaAlreadyEnrolled | C::MfaNotEnrolling | C::MfaNotEnrolled => {
+            StatusCode::CONFLICT
+        }
         C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         C::PasswordTooShort | C::PasswordTooLong | C::PasswordBlocklisted | C::PasswordMatchesEmail => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
-        C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        C::RateLimited | C::MfaLocked => StatusCode::TOO_MANY_REQUESTS,
         C::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         C::CampaignsNeedPostgres => StatusCode::NOT_IMPLEMENTED,
         C::ServiceUnavailable | C::Overloaded | C::HashingOverloaded | C::Timeout | C::NotReady => {
@@ -150,6 +182,13 @@ pub const fn title_of(code: ErrorCode) -> &'static str {
         C::PasswordTooLong => "Password too long",
         C::PasswordBlocklisted => "Password too common",
         C::PasswordMatchesEmail => "Password matches the email address",
+        C::MfaRequired => "Second factor required",
+        C::MfaCodeInvalid => "Second-factor code invalid",
+        C::MfaChallengeInvalid => "Sign-in challenge invalid or expired",
+        C::MfaLocked => "Second factor locked",
+        C::MfaAlreadyEnrolled => "Second factor already enrolled",
+        C::MfaNotEnrolling => "No enrolment in progress",
+        C::MfaNotEnrolled => "No second factor enrolled",
         C::RateLimited => "Too many requests",
         C::InternalError => "Internal error",
         C::CampaignsNeedPostgres => "Campaigns need PostgreSQL",
@@ -187,6 +226,13 @@ impl Error {
             Self::PasswordResetRequired => ErrorCode::PasswordResetRequired,
             Self::Unauthorized => ErrorCode::Unauthorized,
             Self::SessionInvalid => ErrorCode::SessionInvalid,
+            Self::MfaRequired { .. } => ErrorCode::MfaRequired,
+            Self::MfaCodeInvalid => ErrorCode::MfaCodeInvalid,
+            Self::MfaChallengeInvalid => ErrorCode::MfaChallengeInvalid,
+            Self::MfaLocked { .. } => ErrorCode::MfaLocked,
+            Self::MfaAlreadyEnrolled => ErrorCode::MfaAlreadyEnrolled,
+            Self::MfaNotEnrolling => ErrorCode::MfaNotEnrolling,
+            Self::MfaNotEnrolled => ErrorCode::MfaNotEnrolled,
             Self::Unavailable => ErrorCode::ServiceUnavailable,
             Self::NotReady(_) => ErrorCode::NotReady,
             Self::Timeout => ErrorCode::Timeout,
@@ -215,6 +261,17 @@ impl Error {
                 Self::NotReady(reason) => Some(reason),
                 _ => None,
             },
+            challenge: match &self {
+                Self::MfaRequired { challenge, .. } => challenge.as_ref().map(SecretString::expose),
+                _ => None,
+            },
+            challenge_expires_in: match &self {
+                Self::MfaRequired {
+                    challenge: Some(_),
+                    expires_in_secs,
+                } => Some(*expires_in_secs),
+                _ => None,
+            },
         };
         // Serialising a struct of strings and an integer cannot fail.
         let body = serde_json::to_vec(&body).unwrap_or_default();
@@ -226,7 +283,9 @@ impl Error {
             Self::Unavailable | Self::Timeout | Self::Overloaded | Self::NotReady(_) => {
                 h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            Self::HashingOverloaded { retry_after_secs } | Self::RateLimited { retry_after_secs, .. } => {
+            Self::HashingOverloaded { retry_after_secs }
+            | Self::RateLimited { retry_after_secs, .. }
+            | Self::MfaLocked { retry_after_secs } => {
                 h.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
             }
             Self::MethodNotAllowed(allow) => {
@@ -234,7 +293,12 @@ impl Error {
                     h.insert(ALLOW, v);
                 }
             }
-            Self::InvalidCredentials | Self::SessionInvalid | Self::Unauthorized => {
+            Self::InvalidCredentials
+            | Self::SessionInvalid
+            | Self::Unauthorized
+            | Self::MfaRequired { .. }
+            | Self::MfaCodeInvalid
+            | Self::MfaChallengeInvalid => {
                 h.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             _ => {}
@@ -334,6 +398,12 @@ impl From<service::Error> for Error {
             service::Error::InvalidCredentials => Self::InvalidCredentials,
             service::Error::PasswordResetRequired => Self::PasswordResetRequired,
             service::Error::SessionInvalid => Self::SessionInvalid,
+            service::Error::ChallengeInvalid => Self::MfaChallengeInvalid,
+            service::Error::SecondFactorRequired => Self::MfaRequired {
+                challenge: None,
+                expires_in_secs: 0,
+            },
+            service::Error::Factor(e) => e.into(),
             service::Error::Store(e) => e.into(),
             service::Error::RateLimited { retry_after } => Self::RateLimited {
                 limiter: "email",
@@ -346,6 +416,23 @@ impl From<service::Error> for Error {
                 tracing::error!(error = %e, "hashing failed");
                 Self::Internal
             }
+        }
+    }
+}
+
+impl From<factor::Error> for Error {
+    fn from(e: factor::Error) -> Self {
+        match e {
+            factor::Error::Wrong | factor::Error::Replayed => Self::MfaCodeInvalid,
+            factor::Error::Locked { retry_after_secs } => Self::MfaLocked { retry_after_secs },
+            factor::Error::AlreadyEnrolled => Self::MfaAlreadyEnrolled,
+            factor::Error::NotEnrolling => Self::MfaNotEnrolling,
+            factor::Error::NotEnrolled => Self::MfaNotEnrolled,
+            factor::Error::Unreadable => {
+                tracing::error!("a stored second-factor secret does not open (tampered, or its key is gone)");
+                Self::Internal
+            }
+            factor::Error::Store(e) => e.into(),
         }
     }
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::missing_errors_doc)]
 
 pub mod admin;
+pub mod mfa;
 pub mod ops;
 pub mod pages;
 pub mod reset;

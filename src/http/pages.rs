@@ -17,7 +17,7 @@ use url::Url;
 
 pub use self::site::{requested_locale, BrandCss, Site, Ui, MAX_BRAND_CSS_BYTES};
 pub use self::views::{
-    policy_text, violation_text, Forgot, ForgotSent, Message, Page, Reset, ResetDone, ResetExpired,
+    policy_text, violation_text, CodeField, Forgot, ForgotSent, Message, Page, Reset, ResetDone, ResetExpired,
 };
 use super::errors::HttpResponse;
 

@@ -12,7 +12,7 @@ use http::Request;
 use hyper::body::Incoming;
 
 use super::errors::{Error, HttpResponse};
-use super::handlers::{admin, ops, pages, reset, session};
+use super::handlers::{admin, mfa, ops, pages, reset, session};
 use super::state::AppState;
 use crate::campaign::model::Action;
 
@@ -43,7 +43,12 @@ enum Op {
     ResetRequest,
     ResetConfirm,
     Login,
+    LoginSecondFactor,
     Session,
+    MfaBegin,
+    MfaConfirm,
+    MfaRemove,
+    MfaRecoveryCodes,
     Livez,
     Readyz,
     Metrics,
@@ -112,7 +117,24 @@ pub const ROUTES: &[Route] = &[
         Op::ResetConfirm,
     ),
     route("POST", "/v1/login", "login", &[Public], Op::Login),
+    route(
+        "POST",
+        "/v1/login/mfa",
+        "login_mfa",
+        &[Public],
+        Op::LoginSecondFactor,
+    ),
     route("GET", "/v1/session", "session", &[Public], Op::Session),
+    route("POST", "/v1/mfa/totp", "mfa", &[Public], Op::MfaBegin),
+    route("DELETE", "/v1/mfa/totp", "mfa", &[Public], Op::MfaRemove),
+    route("POST", "/v1/mfa/totp/confirm", "mfa", &[Public], Op::MfaConfirm),
+    route(
+        "POST",
+        "/v1/mfa/recovery-codes",
+        "mfa",
+        &[Public],
+        Op::MfaRecoveryCodes,
+    ),
     route("GET", "/forgot", "forgot", &[Public], Op::ForgotForm),
     route("POST", "/forgot", "forgot", &[Public], Op::ForgotSubmit),
     route("GET", "/reset", "reset_page", &[Public], Op::ResetForm),
@@ -281,7 +303,12 @@ async fn dispatch(
         Op::ResetRequest => reset::request(state, req).await,
         Op::ResetConfirm => reset::confirm(state, req).await,
         Op::Login => session::login(state, req).await,
+        Op::LoginSecondFactor => session::login_second_factor(state, req).await,
         Op::Session => session::current(state, req).await,
+        Op::MfaBegin => mfa::begin(state, req).await,
+        Op::MfaConfirm => mfa::confirm(state, req).await,
+        Op::MfaRemove => mfa::remove(state, req).await,
+        Op::MfaRecoveryCodes => mfa::regenerate(state, req).await,
         Op::Livez => Ok(ops::livez()),
         Op::Readyz => ops::readyz(state).await,
         Op::Metrics => Ok(ops::metrics(&state)),

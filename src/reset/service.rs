@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::email::EmailAddress;
+use super::factor::{self, FactorService, Method, Proof};
 use super::password::{normalize, PasswordPolicy, PolicyViolation, HARD_MAX_BYTES};
 use super::token::BearerToken;
 use crate::clock::Clock;
@@ -16,8 +17,12 @@ use crate::mail::seal::Sealer;
 use crate::metrics::Metrics;
 use crate::secret::SecretString;
 use crate::storage::store::{
-    AccountId, CompletedReset, MailKind, NewMail, NewSession, SessionInfo, Store, StoreError,
+    AccountId, Authn, CompletedReset, MailKind, NewMail, NewSession, SessionInfo, Store, StoreError,
 };
+
+/// How long a login challenge (right password, code still to come) stays usable: long enough to
+/// open an app and type six digits, short enough that a stolen challenge is soon worthless.
+pub const CHALLENGE_TTL: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -32,6 +37,15 @@ pub enum Error {
     PasswordResetRequired,
     #[error("session is invalid or expired")]
     SessionInvalid,
+    /// Confirming a reset for an account with a second factor, without a code.
+    #[error("this account has a second factor: send a code or a recovery code with the new password")]
+    SecondFactorRequired,
+    /// A login challenge that is unknown, used or expired.
+    #[error("the sign-in challenge is invalid, used or expired: sign in again")]
+    ChallengeInvalid,
+    /// A second-factor refusal (wrong, replayed, locked, not enrolled, ...).
+    #[error(transparent)]
+    Factor(#[from] factor::Error),
     /// Too many reset requests for this address in the current window.
     #[error("too many reset requests for this address")]
     RateLimited { retry_after: Duration },
@@ -49,12 +63,27 @@ pub enum Error {
 pub struct TokenHolder {
     /// Shown read-only, so a password manager saves the new password under the right account.
     pub email: EmailAddress,
-    /// The policy's minimum length for this account (lower with MFA).
+    /// The policy's minimum length for this account (lower with a confirmed second factor).
     pub min_chars: usize,
+    /// The account has a second factor: the form must ask for a code.
+    pub needs_second_factor: bool,
+}
+
+/// What a right password leads to.
+#[derive(Debug)]
+pub enum Login {
+    /// No factor enrolled: signed in (AAL1).
+    Session(BearerToken),
+    /// A factor is enrolled: a code must follow, for this single-use challenge.
+    SecondFactor {
+        challenge: BearerToken,
+        expires_in: Duration,
+    },
 }
 
 pub struct ResetService {
     pub store: Arc<dyn Store>,
+    pub factors: FactorService,
     pub hasher: Hasher,
     pub sealer: Sealer,
     pub clock: Arc<dyn Clock>,
@@ -165,12 +194,17 @@ impl ResetService {
             .store
             .account_for_reset_token(&token.digest(), self.clock.now())
             .await?;
-        Ok(account.map(|a| TokenHolder {
-            min_chars: if a.mfa_enabled {
+        let Some(a) = account else {
+            return Ok(None);
+        };
+        let enrolled = self.factors.enrolled(a.id).await?;
+        Ok(Some(TokenHolder {
+            min_chars: if enrolled {
                 self.policy.min_chars_with_mfa
             } else {
                 self.policy.min_chars
             },
+            needs_second_factor: enrolled,
             email: a.email,
         }))
     }
@@ -185,6 +219,7 @@ impl ResetService {
         token: &BearerToken,
         new_password: &SecretString,
         sign_out_everywhere: bool,
+        proof: Option<&Proof>,
     ) -> Result<(), Error> {
         // Overloaded: refuse before the token lookup, not after it.
         self.hasher.precheck(Lane::Confirm)?;
@@ -194,9 +229,18 @@ impl ResetService {
             .account_for_reset_token(&digest, self.clock.now())
             .await?
             .ok_or(Error::TokenInvalid)?;
+        // The shorter minimum is earned by a confirmed factor at the moment the password is set,
+        // and that factor must be proven here: a reset link alone must not walk past it.
+        let enrolled = self.factors.enrolled(account.id).await?;
         let password = self
             .policy
-            .parse(new_password.expose(), &account.email, account.mfa_enabled)?;
+            .parse(new_password.expose(), &account.email, enrolled)?;
+        if enrolled {
+            // After the policy, so a refused password does not spend the code. A failed proof
+            // leaves the token live and counts toward the account's lock.
+            let proof = proof.ok_or(Error::SecondFactorRequired)?;
+            self.factors.verify(account.id, proof).await?;
+        }
         let new_hash = self.hasher.hash(password).await?;
         let committed = self
             .store
@@ -227,7 +271,7 @@ impl ResetService {
     ///
     /// # Errors
     /// [`Error::InvalidCredentials`] whenever the email/password pair does not match.
-    pub async fn login(&self, email: &EmailAddress, password: &SecretString) -> Result<BearerToken, Error> {
+    pub async fn login(&self, email: &EmailAddress, password: &SecretString) -> Result<Login, Error> {
         if password.expose().len() > HARD_MAX_BYTES {
             // Bounds hashing cost; depends only on the input, so it reveals nothing about accounts.
             return Err(Error::InvalidCredentials);
@@ -282,13 +326,74 @@ impl ResetService {
                 normalized,
             ));
         }
+        if self.factors.enrolled(account.id).await? {
+            // Only after the right password, so the answer confirms nothing to a guesser.
+            let challenge = BearerToken::generate();
+            let expires_at = self.clock.now() + chrono(CHALLENGE_TTL);
+            self.factors
+                .store
+                .create_challenge(&challenge.digest(), account.id, expires_at)
+                .await?;
+            return Ok(Login::SecondFactor {
+                challenge,
+                expires_in: CHALLENGE_TTL,
+            });
+        }
+        let session = self
+            .create_session(account.id, account.session_epoch, Authn::Password)
+            .await?;
+        Ok(Login::Session(session))
+    }
+
+    /// The second step of a login for an enrolled account: the challenge from [`Self::login`]
+    /// and a code or recovery code. A wrong code leaves the challenge usable (it counts toward
+    /// the account's attempt limit instead); a right one uses it up and opens an AAL2 session.
+    ///
+    /// # Errors
+    /// [`Error::ChallengeInvalid`], a second-factor refusal ([`Error::Factor`]), or the store's.
+    pub async fn login_second_factor(
+        &self,
+        challenge: &BearerToken,
+        proof: &Proof,
+    ) -> Result<BearerToken, Error> {
+        let now = self.clock.now();
+        let digest = challenge.digest();
+        let Some(account_id) = self.factors.store.challenge_account(&digest, now).await? else {
+            return Err(Error::ChallengeInvalid);
+        };
+        let method = self.factors.verify(account_id, proof).await?;
+        if !self.factors.store.consume_challenge(&digest, now).await? {
+            // A concurrent request with the same challenge won.
+            return Err(Error::ChallengeInvalid);
+        }
+        // The epoch is read now, not at the password step: a reset in between signs this out.
+        let epoch = self
+            .store
+            .account_by_id(account_id)
+            .await?
+            .ok_or(Error::ChallengeInvalid)?
+            .session_epoch;
+        let authn = match method {
+            Method::Otp => Authn::PasswordOtp,
+            Method::Recovery => Authn::PasswordRecovery,
+        };
+        self.create_session(account_id, epoch, authn).await
+    }
+
+    async fn create_session(
+        &self,
+        account_id: AccountId,
+        epoch: i64,
+        authn: Authn,
+    ) -> Result<BearerToken, Error> {
         let session = BearerToken::generate();
         let now = self.clock.now();
         self.store
             .create_session(NewSession {
                 digest: &session.digest(),
-                account_id: account.id,
-                epoch: account.session_epoch,
+                account_id,
+                authn,
+                epoch,
                 now,
                 expires_at: now + chrono(self.session_ttl),
             })

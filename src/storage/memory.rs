@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+mod factors;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
@@ -43,6 +45,7 @@ struct Inner {
     reset_counts: HashMap<[u8; 32], (DateTime<Utc>, u32)>,
     /// The send budget: tokens and when they were last refilled (one process, so one budget).
     send_bucket: Option<(f64, Instant)>,
+    factors: factors::Factors,
 }
 
 struct Token {
@@ -53,6 +56,7 @@ struct Token {
 
 struct Session {
     account_id: AccountId,
+    authn: super::store::Authn,
     epoch: i64,
     expires_at: DateTime<Utc>,
 }
@@ -117,6 +121,10 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
+    fn factors(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn super::factors::FactorStore> {
+        self
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
@@ -148,6 +156,10 @@ impl Store for MemoryStore {
     async fn account_by_email(&self, email: &EmailAddress) -> Result<Option<Account>, StoreError> {
         let g = self.inner.lock();
         Ok(g.by_email.get(email).and_then(|id| g.accounts.get(id)).cloned())
+    }
+
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        Ok(self.inner.lock().accounts.get(&id).cloned())
     }
 
     async fn issue_reset_token(
@@ -239,6 +251,7 @@ impl Store for MemoryStore {
             *s.digest,
             Session {
                 account_id: s.account_id,
+                authn: s.authn,
                 epoch: s.epoch,
                 expires_at: s.expires_at,
             },
@@ -259,6 +272,7 @@ impl Store for MemoryStore {
         Ok(
             (s.expires_at > now && epoch == Some(s.epoch)).then_some(SessionInfo {
                 account_id: s.account_id,
+                authn: s.authn,
                 expires_at: s.expires_at,
             }),
         )

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("migrations/0003_outbox_vacuum.sql"),
     ),
     (4, "locale", include_str!("migrations/0004_locale.sql")),
+    (5, "factors", include_str!("migrations/0005_factors.sql")),
 ];
 
 /// Arbitrary constant that names "resetgate migrations" among advisory locks.

@@ -13,6 +13,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
 mod campaigns;
+mod factors;
 mod outbox;
 mod resets;
 
@@ -132,6 +133,10 @@ impl PostgresStore {
 
 #[async_trait]
 impl Store for PostgresStore {
+    fn factors(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn super::factors::FactorStore> {
+        self
+    }
+
     fn campaigns(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn super::campaigns::CampaignStore>> {
         Some(self)
     }
@@ -186,6 +191,18 @@ impl Store for PostgresStore {
         row.as_ref().map(account_from_row).transpose()
     }
 
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1"),
+                &[&id],
+            )
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
     async fn issue_reset_token(
         &self,
         account_id: AccountId,
@@ -233,14 +250,16 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         client
             .execute(
-                "INSERT INTO sessions (token_hash, account_id, epoch, created_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO sessions (token_hash, account_id, epoch, created_at, expires_at, amr, aal)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &[
                     &s.digest.as_bytes().as_slice(),
                     &s.account_id,
                     &s.epoch,
                     &s.now,
                     &s.expires_at,
+                    &s.authn.as_stored(),
+                    &s.authn.aal(),
                 ],
             )
             .await
@@ -256,7 +275,7 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let row = client
             .query_opt(
-                "SELECT s.account_id, s.expires_at FROM sessions s
+                "SELECT s.account_id, s.expires_at, s.amr FROM sessions s
                  JOIN accounts a ON a.id = s.account_id
                  WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.epoch = a.session_epoch
                    AND NOT EXISTS (SELECT 1 FROM forced_resets f
@@ -268,6 +287,7 @@ impl Store for PostgresStore {
         Ok(row.map(|r| SessionInfo {
             account_id: r.get(0),
             expires_at: r.get(1),
+            authn: super::store::Authn::from_stored(r.get(2)),
         }))
     }
 

@@ -14,6 +14,7 @@ use crate::reset::email::EmailAddress;
 use crate::reset::token::TokenDigest;
 
 /// Re-exported: every store method speaks in account ids, so its callers find the type here.
+pub use crate::mfa::assurance::Authn;
 pub use crate::reset::account::AccountId;
 
 /// The window of the per-address reset request limit.
@@ -161,6 +162,7 @@ pub struct CompletedReset<'a> {
 pub struct NewSession<'a> {
     pub digest: &'a TokenDigest,
     pub account_id: AccountId,
+    pub authn: Authn,
     pub epoch: i64,
     pub now: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -169,6 +171,7 @@ pub struct NewSession<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
     pub account_id: AccountId,
+    pub authn: Authn,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -176,6 +179,9 @@ pub struct SessionInfo {
 pub trait Store: Send + Sync + 'static {
     /// Cheap round trip for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The second-factor side of this store (both stores have one).
+    fn factors(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn super::factors::FactorStore>;
 
     /// The campaign side of this store, where it has one (PostgreSQL).
     fn campaigns(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn super::campaigns::CampaignStore>> {
@@ -190,6 +196,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_account(&self, new: NewAccount, now: DateTime<Utc>) -> Result<AccountId, StoreError>;
 
     async fn account_by_email(&self, email: &EmailAddress) -> Result<Option<Account>, StoreError>;
+
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
 
     /// Replaces any earlier token of the account (at most one live token per account) and enqueues
     /// the reset email, in one transaction: either both happen or neither. `record_locale` (the

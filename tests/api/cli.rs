@@ -329,3 +329,51 @@ fn admin_token_prints_a_token_and_its_digest() {
     assert_eq!(token.len(), 43);
     assert_eq!(digest, crate::helpers::sha256_hex(token));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_mfa_removes_a_factor_and_records_who_did_it() {
+    let app = spawn_app_on(Some(TestDb::create().await), &[]).await;
+    let id = app.create_account("lost-phone@example.com", None, false).await;
+    let factors = app.store.clone().factors();
+    let now = resetgate::clock::Clock::now(app.clock.as_ref());
+    assert!(factors.begin_totp(id, b"sealed", now).await.unwrap());
+    assert!(factors.confirm_totp(id, 1, &[], now).await.unwrap());
+    let url = app.db.as_ref().unwrap().url.clone();
+    let clear = |args: &[&str]| {
+        resetgate()
+            .arg("clear-mfa")
+            .args(args)
+            .env("RESETGATE_DATABASE_URL", &url)
+            .env("RESETGATE_PEPPER", PEPPER)
+            .output()
+            .unwrap()
+    };
+    let nameless = clear(&["--email", "lost-phone@example.com", "--admin", " "]);
+    assert!(!nameless.status.success());
+    assert!(
+        String::from_utf8_lossy(&nameless.stderr).contains("--admin"),
+        "{nameless:?}"
+    );
+
+    let out = clear(&["--email", "lost-phone@example.com", "--admin", "alice"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("recorded as admin:alice"));
+    assert!(factors.totp(id).await.unwrap().is_none());
+    let last = factors.audit_trail(id).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.event.as_str(), last.actor.as_str()),
+        ("mfa_cleared", "admin:alice")
+    );
+
+    let again = clear(&["--email", "lost-phone@example.com", "--admin", "alice"]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("has no second factor"),
+        "{again:?}"
+    );
+    let unknown = clear(&["--email", "nobody@example.com", "--admin", "alice"]);
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no account"),
+        "{unknown:?}"
+    );
+}

@@ -12,7 +12,6 @@ crate::both_backends!(
     token_is_single_use,
     token_expires_after_its_ttl,
     policy_errors_have_codes_and_keep_the_token,
-    mfa_accounts_may_use_shorter_passwords,
     malformed_tokens_are_invalid,
     sign_out_everywhere_revokes_old_sessions,
     sessions_survive_when_not_signing_out,
@@ -97,20 +96,6 @@ async fn policy_errors_have_codes_and_keep_the_token(backend: Backend) {
             .status(),
         200
     );
-}
-
-async fn mfa_accounts_may_use_shorter_passwords(backend: Backend) {
-    let app = spawn_app(backend).await;
-    app.create_account("mfa@example.com", Some(PASSWORD), true).await;
-    app.create_account("nomfa@example.com", Some(PASSWORD), false)
-        .await;
-    let mfa = app.reset_token("mfa@example.com").await;
-    let nomfa = app.reset_token("nomfa@example.com").await;
-    assert_eq!(
-        error_code(app.confirm(&nomfa, "tangerine-owl", None).await).await,
-        "password_too_short"
-    );
-    assert_eq!(app.confirm(&mfa, "tangerine-owl", None).await.status(), 200);
 }
 
 async fn malformed_tokens_are_invalid(backend: Backend) {

@@ -11,10 +11,14 @@ use serde::Deserialize;
 use crate::http::errors::{Error, HttpResponse};
 use crate::http::extract;
 use crate::http::pages::{
-    self, html, policy_text, violation_text, Forgot, ForgotSent, Message, Reset, ResetDone, ResetExpired,
+    self, html, policy_text, violation_text, CodeField, Forgot, ForgotSent, Message, Reset, ResetDone,
+    ResetExpired,
 };
 use crate::http::state::AppState;
 use crate::i18n::Locale;
+use crate::mfa::recovery::RecoveryCode;
+use crate::mfa::totp::TotpCode;
+use crate::reset::factor::{self, Proof};
 use crate::reset::password::PolicyViolation;
 use crate::reset::service;
 use crate::reset::token::BearerToken;
@@ -33,6 +37,9 @@ struct ResetForm {
     new_password: Option<SecretString>,
     /// A checkbox: present when checked, absent otherwise. The form checks it by default.
     sign_out_everywhere: Option<String>,
+    /// The second factor's code or a recovery code, for accounts that have one.
+    #[serde(default)]
+    code: Option<SecretString>,
 }
 
 #[derive(Deserialize)]
@@ -123,7 +130,7 @@ async fn form_for(
     locale: Locale,
     raw_token: &str,
     sign_out: bool,
-    error: Option<PolicyViolation>,
+    error: Option<Refusal>,
     status: StatusCode,
 ) -> Result<HttpResponse, Error> {
     let holder = match BearerToken::parse(raw_token) {
@@ -134,6 +141,11 @@ async fn form_for(
         return Ok(expired(state, locale, StatusCode::OK));
     };
     let ui = state.site.ui(locale);
+    let (password_error, code_error) = match error {
+        Some(Refusal::Password(v)) => (Some(violation_text(&ui, v)), None),
+        Some(Refusal::Code(key)) => (None, Some(ui.t(key))),
+        None => (None, None),
+    };
     Ok(html(
         status,
         &Reset {
@@ -142,7 +154,10 @@ async fn form_for(
             token: raw_token,
             username: holder.email.as_str(),
             sign_out,
-            error: error.map(|v| violation_text(&ui, v)),
+            error: password_error,
+            code: holder
+                .needs_second_factor
+                .then_some(CodeField { error: code_error }),
         },
     ))
 }
@@ -164,7 +179,29 @@ pub async fn reset_submit(
     let Ok(token) = BearerToken::parse(&form.token) else {
         return Ok(expired(&state, locale, StatusCode::BAD_REQUEST));
     };
-    match state.service.confirm_reset(&token, &password, sign_out).await {
+    let typed = form
+        .code
+        .as_ref()
+        .map(|c| c.expose().trim())
+        .filter(|c| !c.is_empty());
+    let proof = match typed.map(parse_proof) {
+        Some(Ok(proof)) => Some(proof),
+        Some(Err(())) => {
+            let refusal = Some(Refusal::Code("code-malformed"));
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return form_for(&state, locale, &form.token, sign_out, refusal, status).await;
+        }
+        None => None,
+    };
+    let again = |refusal: Refusal, status: StatusCode| {
+        // The token is still live: the form again, with the reason, keeping the token.
+        form_for(&state, locale, &form.token, sign_out, Some(refusal), status)
+    };
+    match state
+        .service
+        .confirm_reset(&token, &password, sign_out, proof.as_ref())
+        .await
+    {
         Ok(()) => Ok(html(
             StatusCode::OK,
             &ResetDone {
@@ -173,20 +210,32 @@ pub async fn reset_submit(
             },
         )),
         Err(service::Error::TokenInvalid) => Ok(expired(&state, locale, StatusCode::BAD_REQUEST)),
-        // The token is still live: the form again, with the reason, keeping the token.
-        Err(service::Error::Policy(v)) => {
-            form_for(
-                &state,
-                locale,
-                &form.token,
-                sign_out,
-                Some(v),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+        Err(service::Error::Policy(v)) => again(Refusal::Password(v), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(service::Error::SecondFactorRequired) => {
+            again(Refusal::Code("code-missing"), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(service::Error::Factor(factor::Error::Wrong | factor::Error::Replayed)) => {
+            again(Refusal::Code("code-wrong"), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(service::Error::Factor(factor::Error::Locked { .. })) => {
+            again(Refusal::Code("code-locked"), StatusCode::TOO_MANY_REQUESTS).await
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Why the reset form comes back: the password, or the second factor (a message id).
+enum Refusal {
+    Password(PolicyViolation),
+    Code(&'static str),
+}
+
+/// What was typed in the code field: six digits from the app, or a recovery code.
+fn parse_proof(typed: &str) -> Result<Proof, ()> {
+    TotpCode::parse(typed)
+        .map(Proof::Totp)
+        .or_else(|_| RecoveryCode::parse(typed).map(Proof::Recovery))
+        .map_err(|_| ())
 }
 
 /// GET /assets/brand.css.

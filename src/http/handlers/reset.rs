@@ -7,6 +7,7 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mfa::{proof, ProofFields};
 use crate::http::errors::{json_response, Error, HttpResponse};
 use crate::http::extract;
 use crate::http::pages::requested_locale;
@@ -27,6 +28,9 @@ struct ResetConfirm {
     /// may hold a session.
     #[serde(default = "yes")]
     sign_out_everywhere: bool,
+    /// Required when the account has a second factor.
+    #[serde(flatten)]
+    proof: ProofFields,
 }
 
 fn yes() -> bool {
@@ -53,9 +57,15 @@ pub async fn request(state: Arc<AppState>, req: Request<Incoming>) -> Result<Htt
 pub async fn confirm(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
     let body: ResetConfirm = extract::json(req, state.body_limit).await?;
     let token = BearerToken::parse(&body.token).map_err(|_| Error::TokenInvalid)?;
+    let proof = body.proof.present().then(|| proof(&body.proof)).transpose()?;
     state
         .service
-        .confirm_reset(&token, &body.new_password, body.sign_out_everywhere)
+        .confirm_reset(
+            &token,
+            &body.new_password,
+            body.sign_out_everywhere,
+            proof.as_ref(),
+        )
         .await?;
     Ok(json_response(
         StatusCode::OK,

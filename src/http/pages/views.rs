@@ -48,6 +48,14 @@ pub struct Reset<'a> {
     pub username: &'a str,
     pub sign_out: bool,
     pub error: Option<Cow<'static, str>>,
+    /// The account has a second factor: the form asks for its code (or a recovery code).
+    pub code: Option<CodeField>,
+}
+
+/// The second-factor field of the reset form, and why the last code was refused.
+#[derive(Debug, Clone, Default)]
+pub struct CodeField {
+    pub error: Option<Cow<'static, str>>,
 }
 
 #[derive(Template)]

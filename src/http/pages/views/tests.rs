@@ -50,6 +50,19 @@ fn every_state(ui: &Ui<'_>) -> Vec<String> {
             username: "someone@example.com",
             sign_out: true,
             error: None,
+            code: None,
+        }
+        .render(),
+        Reset {
+            ui,
+            policy: policy_text(ui, &POLICY, 8),
+            token: &token,
+            username: "someone@example.com",
+            sign_out: true,
+            error: None,
+            code: Some(CodeField {
+                error: Some(ui.t("code-wrong")),
+            }),
         }
         .render(),
         ResetExpired { ui }.render(),
@@ -74,6 +87,7 @@ fn every_state(ui: &Ui<'_>) -> Vec<String> {
                 username: "someone@example.com",
                 sign_out: false,
                 error: Some(violation_text(ui, v)),
+                code: Some(CodeField::default()),
             }
             .render(),
         );
