@@ -66,7 +66,17 @@ const LIMITER: Label = Label::fixed("limiter", &["global", "ip", "email"]);
 const KEYED_LIMITER: Label = Label::fixed("limiter", &["ip"]);
 const MFA_OUTCOME: Label = Label::fixed("outcome", &["ok", "wrong", "replayed", "locked"]);
 const RESET_OUTCOME: Label = Label::fixed("outcome", &["issued", "unknown_account"]);
-const MAIL_KIND: Label = Label::fixed("kind", &["password_reset", "password_changed", "campaign_notice"]);
+const MAIL_KIND: Label = Label::fixed(
+    "kind",
+    &[
+        "password_reset",
+        "password_changed",
+        "campaign_notice",
+        "mfa_enabled",
+        "mfa_removed",
+        "recovery_code_used",
+    ],
+);
 const DELIVERY_OUTCOME: Label = Label::fixed("outcome", &["retry", "dead"]);
 const OUTBOX_STATUS: Label = Label::fixed("status", &["pending", "held", "dead"]);
 const CAMPAIGN: Label = Label::bounded("campaign", "a campaign id, for the 20 most recent campaigns");

@@ -35,3 +35,13 @@ notice-link = Choose a new password
 notice-safety = Type the address yourself if you prefer: we will never ask for your password by email. Consider turning on two-factor authentication once you are back in.
 # Followed by the support contact, when one is configured.
 notice-support = Questions? Contact support:
+
+## Changes to the second factor (no link in these signs anyone in)
+mfa-enabled-subject = Two-step verification is on
+mfa-enabled-body = Two-step verification was just turned on for your { $product } account: signing in now also asks for a code from an authenticator app.
+mfa-removed-subject = Two-step verification was turned off
+mfa-removed-body = Two-step verification was just turned off for your { $product } account: signing in now asks only for your password.
+recovery-used-subject = A recovery code was used
+recovery-used-body = One of the recovery codes of your { $product } account was just used instead of a code from your authenticator app. Each recovery code works once.
+# The page where to ask for a reset link follows on its own line.
+factor-not-you = If this was not you, someone may know your password: choose a new one right away on this page:

@@ -35,3 +35,13 @@ notice-link = Choisir un nouveau mot de passe
 notice-safety = Si vous préférez, saisissez vous-même cette adresse dans votre navigateur : nous ne vous demanderons jamais votre mot de passe par e-mail. Pensez à activer la validation en deux étapes une fois votre accès rétabli.
 # Suivi du contact de l’assistance, s’il est configuré.
 notice-support = Une question ? Contactez l’assistance :
+
+## Les changements du second facteur (aucun lien de ces e-mails ne connecte qui que ce soit)
+mfa-enabled-subject = La validation en deux étapes est activée
+mfa-enabled-body = La validation en deux étapes vient d’être activée pour votre compte { $product } : la connexion demande désormais aussi un code de votre application d’authentification.
+mfa-removed-subject = La validation en deux étapes a été désactivée
+mfa-removed-body = La validation en deux étapes vient d’être désactivée pour votre compte { $product } : la connexion ne demande plus que votre mot de passe.
+recovery-used-subject = Un code de secours a été utilisé
+recovery-used-body = L’un des codes de secours de votre compte { $product } vient d’être utilisé à la place d’un code de votre application d’authentification. Chaque code de secours ne fonctionne qu’une fois.
+# La page où demander un lien de réinitialisation suit sur sa propre ligne.
+factor-not-you = Si vous n’êtes pas à l’origine de cette action, quelqu’un connaît peut-être votre mot de passe : choisissez-en un nouveau sans attendre sur cette page :

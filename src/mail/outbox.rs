@@ -141,6 +141,9 @@ impl Dispatcher {
                 Ok(self.templates.password_changed(msg.recipient.clone(), msg.locale))
             }
             MailKind::CampaignNotice => Ok(self.templates.campaign_notice(msg.recipient.clone(), msg.locale)),
+            kind @ (MailKind::MfaEnabled | MailKind::MfaRemoved | MailKind::RecoveryCodeUsed) => Ok(self
+                .templates
+                .factor_notice(kind, msg.recipient.clone(), msg.locale)),
         }
     }
 

@@ -14,6 +14,7 @@ use crate::brand::Brand;
 use crate::i18n::Locale;
 use crate::reset::email::EmailAddress;
 use crate::secret::SecretString;
+use crate::storage::store::MailKind;
 
 pub struct Email {
     pub to: EmailAddress,
@@ -230,6 +231,27 @@ impl Templates {
     #[must_use]
     pub fn campaign_notice(&self, to: EmailAddress, locale: Option<Locale>) -> Email {
         self.notice_rendered(to, locale).email()
+    }
+
+    /// A change to the account's second factor. It says what happened and, as every security
+    /// notice should, what to do if it was not the owner; it carries no link that signs anyone in.
+    #[must_use]
+    pub fn factor_notice(&self, kind: MailKind, to: EmailAddress, locale: Option<Locale>) -> Email {
+        self.factor_rendered(kind, to, locale).email()
+    }
+
+    fn factor_rendered(&self, kind: MailKind, to: EmailAddress, locale: Option<Locale>) -> Rendered {
+        let prefix = match kind {
+            MailKind::MfaEnabled => "mfa-enabled",
+            MailKind::MfaRemoved => "mfa-removed",
+            _ => "recovery-used",
+        };
+        let forgot = self.page("forgot");
+        let mut w = self.writer(locale);
+        w.para(&format!("{prefix}-body"));
+        w.link("factor-not-you", forgot.as_str(), "changed-link");
+        w.support("changed-support", &self.brand);
+        w.finish(to, &format!("{prefix}-subject"))
     }
 
     fn notice_rendered(&self, to: EmailAddress, locale: Option<Locale>) -> Rendered {

@@ -19,7 +19,7 @@ use crate::mfa::totp::{CodeRejected, Issuer, TotpCode, TotpSecret};
 use crate::reset::email::EmailAddress;
 use crate::secret::SecretString;
 use crate::storage::factors::{AttemptLimit, FactorStore};
-use crate::storage::store::{AccountId, StoreError};
+use crate::storage::store::{AccountId, MailKind, StoreError};
 
 /// How a person proves the second factor.
 #[derive(Debug, Clone)]
@@ -164,6 +164,9 @@ impl FactorService {
         }
         self.store.clear_factor_failures(account, now).await?;
         self.store.audit(account, "mfa_enrolled", "owner", now).await?;
+        self.store
+            .enqueue_factor_notice(account, MailKind::MfaEnabled, now)
+            .await?;
         self.metrics.mfa_enrolments.inc();
         self.metrics.mfa_verifications.with_label_values(&["ok"]).inc();
         Ok(codes)
@@ -218,6 +221,9 @@ impl FactorService {
                 self.store
                     .audit(account, "recovery_code_used", "owner", now)
                     .await?;
+                self.store
+                    .enqueue_factor_notice(account, MailKind::RecoveryCodeUsed, now)
+                    .await?;
                 self.metrics.mfa_recovery_codes_used.inc();
                 Ok(Method::Recovery)
             }
@@ -233,6 +239,9 @@ impl FactorService {
         self.store.remove_totp(account).await?;
         self.store
             .audit(account, "mfa_removed", "owner", self.clock.now())
+            .await?;
+        self.store
+            .enqueue_factor_notice(account, MailKind::MfaRemoved, self.clock.now())
             .await?;
         Ok(())
     }
@@ -269,6 +278,10 @@ impl FactorService {
         self.store.clear_factor_failures(account, now).await?;
         self.store
             .audit(account, "mfa_cleared", &format!("admin:{admin}"), now)
+            .await?;
+        // The owner learns of it, whoever did it: a support impostor is the threat here.
+        self.store
+            .enqueue_factor_notice(account, MailKind::MfaRemoved, now)
             .await?;
         Ok(())
     }

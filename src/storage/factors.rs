@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
-use super::store::{AccountId, StoreError};
+use super::store::{AccountId, MailKind, StoreError};
 use crate::mfa::recovery::RecoveryDigest;
 use crate::reset::token::TokenDigest;
 
@@ -158,4 +158,13 @@ pub trait FactorStore: Send + Sync + 'static {
 
     /// The account's audit trail, oldest first.
     async fn audit_trail(&self, account: AccountId) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Queues a notice about the account's second factor to its owner, in the account's language,
+    /// as transactional mail (ahead of campaign notices).
+    async fn enqueue_factor_notice(
+        &self,
+        account: AccountId,
+        kind: MailKind,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }

@@ -74,6 +74,12 @@ pub enum MailKind {
     PasswordChanged,
     /// A breach-day campaign's notice; enqueued by the campaign runner, sent after transactional mail.
     CampaignNotice,
+    /// A second factor was turned on.
+    MfaEnabled,
+    /// The second factor was removed, by the owner or by support.
+    MfaRemoved,
+    /// A recovery code was used to sign in or to reset.
+    RecoveryCodeUsed,
 }
 
 impl MailKind {
@@ -83,6 +89,9 @@ impl MailKind {
             Self::PasswordReset => "password_reset",
             Self::PasswordChanged => "password_changed",
             Self::CampaignNotice => "campaign_notice",
+            Self::MfaEnabled => "mfa_enabled",
+            Self::MfaRemoved => "mfa_removed",
+            Self::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 
@@ -92,6 +101,9 @@ impl MailKind {
             "password_reset" => Some(Self::PasswordReset),
             "password_changed" => Some(Self::PasswordChanged),
             "campaign_notice" => Some(Self::CampaignNotice),
+            "mfa_enabled" => Some(Self::MfaEnabled),
+            "mfa_removed" => Some(Self::MfaRemoved),
+            "recovery_code_used" => Some(Self::RecoveryCodeUsed),
             _ => None,
         }
     }

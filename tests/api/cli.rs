@@ -364,6 +364,20 @@ async fn clear_mfa_removes_a_factor_and_records_who_did_it() {
         (last.event.as_str(), last.actor.as_str()),
         ("mfa_cleared", "admin:alice")
     );
+    // The owner is told, whoever cleared it.
+    let queued: Vec<String> = app
+        .pg()
+        .await
+        .query(
+            "SELECT kind FROM outbox WHERE recipient = 'lost-phone@example.com'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(queued.contains(&"mfa_removed".to_owned()), "{queued:?}");
 
     let again = clear(&["--email", "lost-phone@example.com", "--admin", "alice"]);
     assert!(!again.status.success());

@@ -19,6 +19,7 @@ crate::both_backends!(
     a_reset_cannot_walk_past_the_factor,
     the_shorter_minimum_needs_a_confirmed_factor,
     the_reset_page_asks_an_enrolled_account_for_its_code,
+    the_owner_hears_of_every_change_to_the_factor,
 );
 
 const EMAIL: &str = "two-step@example.com";
@@ -461,4 +462,39 @@ async fn submit(app: &TestApp, token: &str, password: &str, code: &str) -> (u16,
         ("code", code),
     ];
     post_page(app, "/reset", &fields).await
+}
+
+async fn subjects(app: &TestApp, n: usize) -> Vec<String> {
+    app.wait_for_mails(EMAIL, n)
+        .await
+        .into_iter()
+        .map(|m| m.subject)
+        .collect()
+}
+
+async fn the_owner_hears_of_every_change_to_the_factor(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (secret, codes) = enrolled(&app).await;
+    assert_eq!(subjects(&app, 1).await, ["Two-step verification is on"]);
+    let resp = second_step(
+        &app,
+        json!({ "challenge": challenge(&app).await, "recovery_code": codes[0] }),
+    )
+    .await;
+    let token = json(resp).await["session_token"].as_str().unwrap().to_owned();
+    assert_eq!(subjects(&app, 2).await[1], "A recovery code was used");
+    let removed = call(
+        &app,
+        Method::DELETE,
+        "/v1/mfa/totp",
+        &token,
+        Some(json!({ "code": code_now(&app, &secret) })),
+    )
+    .await;
+    assert_eq!(removed.status(), 200);
+    let mails = app.wait_for_mails(EMAIL, 3).await;
+    assert_eq!(mails[2].subject, "Two-step verification was turned off");
+    // A notice says what to do if it was not the owner, and signs nobody in.
+    assert!(mails[2].body.contains("/forgot"), "{}", mails[2].body);
+    assert!(!mails[2].body.contains("token="), "{}", mails[2].body);
 }

@@ -26,6 +26,9 @@ fn all(t: &Templates, locale: Option<Locale>) -> Vec<Rendered> {
         t.reset_rendered(to(), locale, &token),
         t.changed_rendered(to(), locale),
         t.notice_rendered(to(), locale),
+        t.factor_rendered(MailKind::MfaEnabled, to(), locale),
+        t.factor_rendered(MailKind::MfaRemoved, to(), locale),
+        t.factor_rendered(MailKind::RecoveryCodeUsed, to(), locale),
     ]
 }
 
@@ -78,7 +81,8 @@ fn every_mail_renders_in_every_language_without_errors() {
 fn the_links_point_at_the_pages() {
     let t = templates(None);
     for locale in Locale::all() {
-        let [reset, changed, notice] = <[Rendered; 3]>::try_from(all(&t, Some(locale))).ok().unwrap();
+        let [reset, changed, notice, enabled, removed, recovery] =
+            <[Rendered; 6]>::try_from(all(&t, Some(locale))).ok().unwrap();
         let link = format!("https://example.com/account/reset?token={}", "x".repeat(43));
         assert!(
             reset.email.text.contains(&format!("\n{link}\n")),
@@ -91,7 +95,13 @@ fn the_links_point_at_the_pages() {
             reset.email.html
         );
         assert!(reset.email.text.contains("60"), "{}", reset.email.text);
-        for m in [&changed.email, &notice.email] {
+        for m in [
+            &changed.email,
+            &notice.email,
+            &enabled.email,
+            &removed.email,
+            &recovery.email,
+        ] {
             assert!(
                 m.text.contains("\nhttps://example.com/account/forgot\n"),
                 "{}",

@@ -10,7 +10,7 @@ use super::MemoryStore;
 use crate::mfa::recovery::RecoveryDigest;
 use crate::reset::token::TokenDigest;
 use crate::storage::factors::{AttemptLimit, AuditEntry, FactorStore, StoredTotp};
-use crate::storage::store::{AccountId, StoreError};
+use crate::storage::store::{AccountId, MailKind, NewMail, StoreError};
 
 #[derive(Default)]
 pub(super) struct Factors {
@@ -266,6 +266,26 @@ impl FactorStore for MemoryStore {
             actor: actor.to_owned(),
             at: now,
         });
+        Ok(())
+    }
+
+    async fn enqueue_factor_notice(
+        &self,
+        account: AccountId,
+        kind: MailKind,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut g = self.inner.lock();
+        let Some(a) = g.accounts.get(&account) else {
+            return Ok(());
+        };
+        let mail = NewMail {
+            kind,
+            recipient: a.email.clone(),
+            sealed_secret: None,
+            locale: a.locale,
+        };
+        g.enqueue(mail, now);
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use super::{db_error, PostgresStore};
 use crate::mfa::recovery::RecoveryDigest;
 use crate::reset::token::TokenDigest;
 use crate::storage::factors::{AttemptLimit, AuditEntry, FactorStore, StoredTotp};
-use crate::storage::store::{AccountId, StoreError};
+use crate::storage::store::{AccountId, MailKind, StoreError};
 
 #[async_trait]
 impl FactorStore for PostgresStore {
@@ -280,6 +280,16 @@ impl FactorStore for PostgresStore {
         Ok(())
     }
 
+    async fn enqueue_factor_notice(
+        &self,
+        account: AccountId,
+        kind: MailKind,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        insert_notice(&client, account, kind, now).await
+    }
+
     async fn audit_trail(&self, account: AccountId) -> Result<Vec<AuditEntry>, StoreError> {
         let client = self.client().await?;
         let rows = client
@@ -299,6 +309,24 @@ impl FactorStore for PostgresStore {
             })
             .collect())
     }
+}
+
+async fn insert_notice(
+    client: &deadpool_postgres::Object,
+    account: AccountId,
+    kind: MailKind,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    // One statement: the address and language come from the account row as it is now.
+    client
+        .execute(
+            "INSERT INTO outbox (kind, recipient, sealed_secret, created_at, available_at, priority, domain, locale)
+             SELECT $2, email, NULL, $3, $3, 0, split_part(email, '@', 2), locale FROM accounts WHERE id = $1",
+            &[&account, &kind.as_str(), &now],
+        )
+        .await
+        .map_err(db_error)?;
+    Ok(())
 }
 
 async fn replace_codes(
