@@ -56,6 +56,8 @@ error_codes! {
     NotFound = "not_found",
     /// No campaign with that id.
     CampaignNotFound = "campaign_not_found",
+    /// Admin: no account with that id.
+    AccountNotFound = "account_not_found",
     /// Known path, wrong method.
     MethodNotAllowed = "method_not_allowed",
     /// A campaign action that does not apply in the campaign's state.

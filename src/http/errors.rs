@@ -136,7 +136,7 @@ pub const fn status_of(code: ErrorCode) -> StatusCode {
         | C::MfaCodeInvalid
         | C::MfaChallengeInvalid => StatusCode::UNAUTHORIZED,
         C::PasswordResetRequired => StatusCode::FORBIDDEN,
-        C::NotFound | C::CampaignNotFound => StatusCode::NOT_FOUND,
+        C::NotFound | C::CampaignNotFound | C::AccountNotFound => StatusCode::NOT_FOUND,
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         C::InvalidTransition | C::MfaAlreadyEnrolled | C::MfaNotEnrolling | C::MfaNotEnrolled => {
             StatusCode::CONFLICT
@@ -174,6 +174,7 @@ pub const fn title_of(code: ErrorCode) -> &'static str {
         C::PasswordResetRequired => "Password reset required",
         C::NotFound => "Not found",
         C::CampaignNotFound => "Campaign not found",
+        C::AccountNotFound => "Account not found",
         C::MethodNotAllowed => "Method not allowed",
         C::InvalidTransition => "Invalid campaign transition",
         C::PayloadTooLarge => "Payload too large",

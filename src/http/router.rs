@@ -57,6 +57,7 @@ enum Op {
     CreateCampaign,
     ShowCampaign,
     ChangeCampaign(Action),
+    ClearFactor,
     Outbox,
     ForgotForm,
     ForgotSubmit,
@@ -188,6 +189,13 @@ pub const ROUTES: &[Route] = &[
         Op::ChangeCampaign(Action::Cancel),
     ),
     route("GET", "/admin/v1/outbox", "admin", &[Admin], Op::Outbox),
+    route(
+        "POST",
+        "/admin/v1/accounts/{id}/mfa/clear",
+        "admin",
+        &[Admin],
+        Op::ClearFactor,
+    ),
 ];
 
 /// A path that fits a route's template.
@@ -261,8 +269,8 @@ impl Router {
     }
 }
 
-/// A campaign id segment: a positive integer, or the campaign cannot exist.
-fn campaign_id(segment: Option<&str>) -> Result<i64, Error> {
+/// An `{id}` segment (a campaign or an account): a positive integer, or nothing it names can exist.
+fn path_id(segment: Option<&str>) -> Result<i64, Error> {
     segment
         .and_then(|s| s.parse::<i64>().ok())
         .filter(|id| *id > 0)
@@ -315,9 +323,10 @@ async fn dispatch(
         Op::OpenApi => Ok(ops::openapi()),
         Op::ListCampaigns => admin::list(state).await,
         Op::CreateCampaign => admin::create(state, req).await,
-        Op::ShowCampaign => admin::show(state, campaign_id(id)?).await,
-        Op::ChangeCampaign(action) => admin::change(state, campaign_id(id)?, action).await,
+        Op::ShowCampaign => admin::show(state, path_id(id)?).await,
+        Op::ChangeCampaign(action) => admin::change(state, path_id(id)?, action).await,
         Op::Outbox => admin::outbox(state).await,
+        Op::ClearFactor => admin::clear_factor(state, path_id(id)?, req).await,
         Op::ForgotForm => Ok(pages::forgot_form(&state, state.site.locale_for(req.headers()))),
         // A page's errors are pages too, whatever the Accept header says, in the page's language.
         Op::ForgotSubmit | Op::ResetForm | Op::ResetSubmit => {

@@ -20,6 +20,7 @@ crate::both_backends!(
     the_shorter_minimum_needs_a_confirmed_factor,
     the_reset_page_asks_an_enrolled_account_for_its_code,
     the_owner_hears_of_every_change_to_the_factor,
+    support_clears_a_factor_through_the_admin_api,
 );
 
 const EMAIL: &str = "two-step@example.com";
@@ -497,4 +498,51 @@ async fn the_owner_hears_of_every_change_to_the_factor(backend: Backend) {
     // A notice says what to do if it was not the owner, and signs nobody in.
     assert!(mails[2].body.contains("/forgot"), "{}", mails[2].body);
     assert!(!mails[2].body.contains("token="), "{}", mails[2].body);
+}
+
+async fn support_clears_a_factor_through_the_admin_api(backend: Backend) {
+    let app = spawn_app(backend).await;
+    enrolled(&app).await;
+    let id = app
+        .store
+        .account_by_email(&resetgate::reset::email::EmailAddress::parse(EMAIL).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let clear = |path: String, body: Value| app.admin(Method::POST, &path).json(&body).send();
+    let path = format!("/admin/v1/accounts/{id}/mfa/clear");
+    let nameless = clear(path.clone(), json!({ "admin": "" })).await.unwrap();
+    assert_eq!(json(nameless).await["code"], "invalid_request");
+    let unknown = clear(
+        "/admin/v1/accounts/999999/mfa/clear".into(),
+        json!({ "admin": "alice" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(json(unknown).await["code"], "account_not_found");
+    // Without the admin token, nothing.
+    let anonymous = app
+        .client
+        .post(format!("http://{}{path}", app.admin_addr.unwrap()))
+        .json(&json!({ "admin": "alice" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    let cleared = clear(path.clone(), json!({ "admin": "alice" })).await.unwrap();
+    assert_eq!(cleared.status(), 200);
+    assert_eq!(
+        json(cleared).await,
+        json!({ "status": "cleared", "account_id": id })
+    );
+    // A password alone signs in again; the owner was told; the trail names alice.
+    assert_eq!(app.login(EMAIL, PASSWORD).await.status(), 200);
+    assert_eq!(subjects(&app, 2).await[1], "Two-step verification was turned off");
+    let trail = app.store.clone().factors().audit_trail(id).await.unwrap();
+    assert_eq!(trail.last().map(|e| e.actor.as_str()), Some("admin:alice"));
+    let again = clear(path, json!({ "admin": "alice" })).await.unwrap();
+    assert_eq!(json(again).await["code"], "mfa_not_enrolled");
 }

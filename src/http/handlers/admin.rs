@@ -5,6 +5,7 @@
 //! GET  /admin/v1/campaigns/{id}               one campaign's progress
 //! POST /admin/v1/campaigns/{id}/{pause|resume|cancel}
 //! GET  /admin/v1/outbox                       outbox counts and the latest dead messages
+//! POST /admin/v1/accounts/{id}/mfa/clear      support: remove an account's second factor
 
 use std::sync::Arc;
 
@@ -201,6 +202,38 @@ pub async fn change(state: Arc<AppState>, id: CampaignId, action: Action) -> Res
         }),
         Err(ChangeError::Store(e)) => Err(e.into()),
     }
+}
+
+#[derive(Deserialize)]
+struct ClearFactor {
+    /// Who is doing this, for the account's audit trail.
+    admin: String,
+}
+
+/// Support removes a second factor (the owner lost the phone and the recovery codes). The admin
+/// token says the caller may; `admin` says who, for the audit trail. The owner is mailed.
+pub async fn clear_factor(
+    state: Arc<AppState>,
+    account: i64,
+    req: Request<Incoming>,
+) -> Result<HttpResponse, Error> {
+    let body: ClearFactor = extract::json(req, ADMIN_BODY_LIMIT).await?;
+    let admin = body.admin.trim();
+    if admin.is_empty() || admin.chars().count() > 64 || admin.chars().any(char::is_control) {
+        return Err(bad(
+            ErrorCode::InvalidRequest,
+            "admin must be 1 to 64 printable characters: who is doing this, for the audit trail",
+        ));
+    }
+    if state.service.store.account_by_id(account).await?.is_none() {
+        return Err(bad(ErrorCode::AccountNotFound, "no account with that id"));
+    }
+    state.service.factors.admin_clear(account, admin).await?;
+    tracing::warn!(account, admin, "second factor cleared through the admin API");
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "status": "cleared", "account_id": account }),
+    ))
 }
 
 pub async fn outbox(state: Arc<AppState>) -> Result<HttpResponse, Error> {
