@@ -92,13 +92,7 @@ impl RecoveryCode {
     /// `xxxx-xxxx-xxxx-xxxx`, the form shown to the person.
     #[must_use]
     pub fn display(&self) -> Zeroizing<String> {
-        let groups: Vec<&str> = self
-            .0
-            .as_bytes()
-            .chunks(4)
-            .map(|c| std::str::from_utf8(c).unwrap_or_default())
-            .collect();
-        Zeroizing::new(groups.join("-"))
+        super::grouped(&self.0, "-")
     }
 
     /// The keyed digest kept at rest. `key` is derived from the pepper by the caller.

@@ -57,14 +57,7 @@ impl TotpSecret {
     /// The base32 form in groups of four, for a person typing it into an app.
     #[must_use]
     pub fn base32_grouped(&self) -> Zeroizing<String> {
-        let plain = self.base32();
-        let groups: Vec<&str> = plain
-            .as_bytes()
-            .chunks(4)
-            // base32 output is ASCII, so every chunk is valid UTF-8.
-            .map(|c| std::str::from_utf8(c).unwrap_or_default())
-            .collect();
-        Zeroizing::new(groups.join(" "))
+        super::grouped(&self.base32(), " ")
     }
 
     /// Skew is ours (see `verify`), so totp-rs checks one step at a time.

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::cli::{resetgate, GatewayChild};
-use crate::helpers::{spawn_app, spawn_app_with, Backend, TestApp, PASSWORD};
+use crate::helpers::{spawn_app, spawn_app_with, Backend, TestApp, BROWSER_ACCEPT, PASSWORD};
 
 crate::both_backends!(
     pages_show_the_product_name_and_the_support_contact_escaped,
@@ -13,7 +13,6 @@ crate::both_backends!(
     mails_name_the_product_and_the_support_contact,
 );
 
-const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 const CSS: &str = "header .product { color: #0b6e4f; }\n";
 
 async fn page(app: &TestApp, path: &str) -> String {

@@ -29,6 +29,11 @@ pub const PEPPER: &str = "test-pepper-0123456789abcdef0123456789abcdef";
 pub const BASE_URL: &str = "https://reset.example.test/";
 pub const PASSWORD: &str = "a perfectly fine passphrase";
 /// The admin bearer token every test app accepts (its SHA-256 is configured, never the token).
+/// The origin of the test apps' `RESETGATE_PUBLIC_BASE_URL`: what a form post from our own pages
+/// carries.
+pub const ORIGIN: &str = "https://reset.example.test";
+/// What a browser's navigation sends as `Accept`.
+pub const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 pub const ADMIN_TOKEN: &str = "YWRtaW4tdG9rZW4tZm9yLXRlc3RzLW9ubHktMDEyMzQ";
 
 /// Hex SHA-256 of a token, as `RESETGATE_ADMIN_TOKEN_SHA256` wants it.

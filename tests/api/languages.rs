@@ -7,7 +7,9 @@ use std::time::Duration;
 use resetgate::reset::email::EmailAddress;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, spawn_app_with, Backend, TestApp, BASE_URL, PASSWORD};
+use crate::helpers::{
+    spawn_app, spawn_app_with, Backend, TestApp, BASE_URL, BROWSER_ACCEPT, ORIGIN, PASSWORD,
+};
 use crate::smtp_sink::{SinkOptions, SmtpSink};
 
 crate::both_backends!(
@@ -18,8 +20,6 @@ crate::both_backends!(
     a_limited_french_browser_gets_a_french_busy_page,
 );
 
-const ORIGIN: &str = "https://reset.example.test";
-const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 const FRENCH: &str = "fr-CA,fr;q=0.9,en;q=0.8";
 const NEW_PASSWORD: &str = "un tout nouveau mot de passe";
 const FR_RESET_SUBJECT: &str = "Réinitialisation de votre mot de passe";

@@ -8,7 +8,7 @@ use resetgate::clock::Clock as _;
 use resetgate::mfa::totp::TotpSecret;
 use serde_json::{json, Value};
 
-use crate::helpers::{json, spawn_app, Backend, TestApp, PASSWORD};
+use crate::helpers::{json, spawn_app, Backend, TestApp, ORIGIN, PASSWORD};
 
 crate::both_backends!(
     enrolment_then_login_needs_the_code_and_the_session_says_so,
@@ -391,7 +391,7 @@ async fn post_page(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (u16, 
         .client
         .post(app.url(path))
         .header("accept", "text/html")
-        .header("origin", "https://reset.example.test")
+        .header("origin", ORIGIN)
         .form(fields)
         .send()
         .await

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::cli::{next_line_containing, resetgate, GatewayChild};
-use crate::helpers::{spawn_app, spawn_app_with, Backend, TestApp, PASSWORD};
+use crate::helpers::{spawn_app, spawn_app_with, Backend, TestApp, BROWSER_ACCEPT, ORIGIN, PASSWORD};
 
 crate::both_backends!(
     every_page_sends_the_security_headers,
@@ -18,9 +18,6 @@ crate::both_backends!(
     a_limited_browser_gets_a_page_that_retries_by_itself,
 );
 
-/// The origin of the test apps' `RESETGATE_PUBLIC_BASE_URL`.
-const ORIGIN: &str = "https://reset.example.test";
-const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 const NEW_PASSWORD: &str = "a brand new passphrase of mine";
 
 async fn get(app: &TestApp, path: &str) -> reqwest::Response {
