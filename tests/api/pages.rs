@@ -10,6 +10,7 @@ use crate::helpers::{spawn_app, spawn_app_with, Backend, TestApp, BROWSER_ACCEPT
 crate::both_backends!(
     every_page_sends_the_security_headers,
     forgot_answers_the_same_for_known_and_unknown_addresses,
+    forgot_waits_out_the_same_timing_floor_as_the_api,
     an_invalid_address_re_renders_the_form_with_the_reason,
     a_scanner_fetching_the_link_leaves_it_usable,
     a_refused_password_keeps_the_token_and_says_why,
@@ -152,6 +153,27 @@ async fn forgot_answers_the_same_for_known_and_unknown_addresses(backend: Backen
     );
     assert!(
         metrics.contains(r#"resetgate_reset_requests_total{outcome="unknown_account"} 1"#),
+        "{metrics}"
+    );
+}
+
+async fn forgot_waits_out_the_same_timing_floor_as_the_api(backend: Backend) {
+    let app = spawn_app_with(backend, &[("RESETGATE_RESET_FLOOR_MS", "300")]).await;
+    app.create_account("alice@example.com", Some(PASSWORD), false)
+        .await;
+    for email in ["alice@example.com", "nobody@example.com"] {
+        let started = std::time::Instant::now();
+        let (status, _) = page(post_form(&app, "/forgot", &[("email", email)]).await).await;
+        let elapsed = started.elapsed();
+        assert_eq!(status, 200);
+        assert!(
+            elapsed >= Duration::from_millis(300),
+            "{email} answered in {elapsed:?}"
+        );
+    }
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("resetgate_reset_timing_floor_exceeded_total 0"),
         "{metrics}"
     );
 }
