@@ -8,7 +8,7 @@ use resetgate::clock::Clock as _;
 use resetgate::mfa::totp::TotpSecret;
 use serde_json::{json, Value};
 
-use crate::helpers::{json, spawn_app, Backend, TestApp, ORIGIN, PASSWORD};
+use crate::helpers::{json, spawn_app, spawn_app_with, Backend, TestApp, ORIGIN, PASSWORD};
 
 crate::both_backends!(
     enrolment_then_login_needs_the_code_and_the_session_says_so,
@@ -21,6 +21,7 @@ crate::both_backends!(
     the_reset_page_asks_an_enrolled_account_for_its_code,
     the_owner_hears_of_every_change_to_the_factor,
     support_clears_a_factor_through_the_admin_api,
+    code_checks_go_through_the_same_limits_as_the_rest,
 );
 
 const EMAIL: &str = "two-step@example.com";
@@ -545,4 +546,23 @@ async fn support_clears_a_factor_through_the_admin_api(backend: Backend) {
     assert_eq!(trail.last().map(|e| e.actor.as_str()), Some("admin:alice"));
     let again = clear(path, json!({ "admin": "alice" })).await.unwrap();
     assert_eq!(json(again).await["code"], "mfa_not_enrolled");
+}
+
+async fn code_checks_go_through_the_same_limits_as_the_rest(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        &[
+            ("RESETGATE_RATE_IP_BURST", "1"),
+            ("RESETGATE_RATE_IP_PER_MIN", "1"),
+        ],
+    )
+    .await;
+    // Cheap as a code check is, guessing codes from one address is held back like guessing
+    // passwords: the per-address limit answers before the handler runs.
+    let body = json!({ "challenge": "A".repeat(43), "code": "123456" });
+    assert_eq!(second_step(&app, body.clone()).await.status(), 401);
+    let limited = second_step(&app, body).await;
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_eq!(json(limited).await["code"], "rate_limited");
 }
