@@ -147,15 +147,9 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/reset", "reset_page", &[Public], Op::ResetSubmit),
     route("GET", "/sign-in", "sign_in", &[Public], Op::SignInForm),
     route("POST", "/sign-in", "sign_in", &[Public], Op::SignInSubmit),
-    route("POST", "/sign-in/code", "sign_in", &[Public], Op::SignInCode),
-    route("GET", "/account/two-step", "two_step", &[Public], Op::TwoStepPage),
-    route(
-        "POST",
-        "/account/two-step",
-        "two_step",
-        &[Public],
-        Op::TwoStepConfirm,
-    ),
+    route("POST", "/sign-in-code", "sign_in", &[Public], Op::SignInCode),
+    route("GET", "/two-step", "two_step", &[Public], Op::TwoStepPage),
+    route("POST", "/two-step", "two_step", &[Public], Op::TwoStepConfirm),
     route("GET", "/assets/style.css", "assets", &[Public], Op::Stylesheet),
     route(
         "GET",

@@ -78,7 +78,7 @@ fn signed_in(state: &AppState, session: &BearerToken) -> HttpResponse {
         &state.public_base_url,
         state.service.session_ttl.as_secs(),
     );
-    pages::see_other(&page_url(state, "account/two-step"), Some(&cookie))
+    pages::see_other(&page_url(state, "two-step"), Some(&cookie))
 }
 
 #[must_use]
@@ -259,7 +259,7 @@ fn enrolment_page(
     )
 }
 
-/// GET /account/two-step: the enrolment page, or "it is on" for an enrolled account.
+/// GET /two-step: the enrolment page, or "it is on" for an enrolled account.
 pub async fn two_step_page(
     state: Arc<AppState>,
     locale: Locale,
@@ -295,7 +295,7 @@ struct ConfirmForm {
     code: Option<SecretString>,
 }
 
-/// POST /account/two-step: the first code turns it on; the recovery codes are shown once.
+/// POST /two-step: the first code turns it on; the recovery codes are shown once.
 pub async fn two_step_confirm(
     state: Arc<AppState>,
     locale: Locale,
@@ -321,7 +321,7 @@ pub async fn two_step_confirm(
                 .await?
             {
                 Some(e) => Ok(enrolment_page(&state, locale, &e, Some(&key), status)),
-                None => Ok(pages::see_other(&page_url(&state, "account/two-step"), None)),
+                None => Ok(pages::see_other(&page_url(&state, "two-step"), None)),
             }
         }
     };
@@ -339,7 +339,7 @@ pub async fn two_step_confirm(
             again("code-wrong", StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(factor::Error::Locked { .. }) => again("code-locked", StatusCode::TOO_MANY_REQUESTS).await,
-        Err(factor::Error::NotEnrolling) => Ok(pages::see_other(&page_url(&state, "account/two-step"), None)),
+        Err(factor::Error::NotEnrolling) => Ok(pages::see_other(&page_url(&state, "two-step"), None)),
         Err(e) => Err(e.into()),
     }
 }
