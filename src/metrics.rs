@@ -35,6 +35,8 @@ pub const ROUTE_LABELS: &[&str] = &[
     "mfa",
     "forgot",
     "reset_page",
+    "sign_in",
+    "two_step",
     "assets",
     "livez",
     "readyz",

@@ -61,3 +61,26 @@ error-body = We could not complete this request. Please try again in a moment.
 
 # The footer, followed by the support contact (RESETGATE_SUPPORT_CONTACT) when one is configured.
 footer-help = Need help? Contact support:
+
+# Signing in, and turning on two-step verification.
+done-two-step = Protect your account further: turn on two-step verification.
+sign-in-title = Sign in
+sign-in-intro = Sign in to manage two-step verification for your { $product } account.
+current-password-label = Password
+sign-in-submit = Sign in
+sign-in-wrong = The email address or the password is wrong.
+sign-in-forgot = Forgot your password?
+sign-in-must-reset = This password must be changed. We sent a link to choose a new one to the account's email address.
+sign-in-code-title = Enter your code
+sign-in-expired = This sign-in took too long or was already used. Sign in again.
+two-step-title = Turn on two-step verification
+two-step-intro = With two-step verification, signing in also asks for a code from an app on your phone, so a stolen password alone is not enough.
+two-step-scan = Scan this code with an authenticator app.
+two-step-qr-label = QR code for your authenticator app
+two-step-type = Or type this key into the app:
+two-step-confirm = Enter the 6-digit code the app shows to confirm.
+two-step-submit = Turn on
+two-step-on-title = Two-step verification is on
+two-step-on-body = Signing in to this account asks for a code from your authenticator app.
+recovery-intro = Save these recovery codes now, somewhere safe. Each one signs you in once if you lose your phone. They are shown only this once.
+recovery-keep = Print them or keep them in your password manager. You can make a new set later, which voids these.

@@ -62,3 +62,26 @@ error-body = Nous n’avons pas pu traiter cette demande. Veuillez réessayer da
 
 # Le pied de page, suivi du contact de l’assistance (RESETGATE_SUPPORT_CONTACT) s’il est configuré.
 footer-help = Besoin d’aide ? Contactez l’assistance :
+
+# La connexion, et l’activation de la validation en deux étapes.
+done-two-step = Protégez davantage votre compte : activez la validation en deux étapes.
+sign-in-title = Connexion
+sign-in-intro = Connectez-vous pour gérer la validation en deux étapes de votre compte { $product }.
+current-password-label = Mot de passe
+sign-in-submit = Se connecter
+sign-in-wrong = L’adresse e-mail ou le mot de passe est erroné.
+sign-in-forgot = Mot de passe oublié ?
+sign-in-must-reset = Ce mot de passe doit être changé. Nous avons envoyé un lien pour en choisir un nouveau à l’adresse e-mail du compte.
+sign-in-code-title = Saisissez votre code
+sign-in-expired = Cette connexion a pris trop de temps ou a déjà été utilisée. Reconnectez-vous.
+two-step-title = Activer la validation en deux étapes
+two-step-intro = Avec la validation en deux étapes, la connexion demande aussi un code d’une application sur votre téléphone : un mot de passe volé ne suffit plus.
+two-step-scan = Scannez ce code avec une application d’authentification.
+two-step-qr-label = QR code pour votre application d’authentification
+two-step-type = Ou saisissez cette clé dans l’application :
+two-step-confirm = Saisissez le code à 6 chiffres affiché par l’application pour confirmer.
+two-step-submit = Activer
+two-step-on-title = La validation en deux étapes est activée
+two-step-on-body = La connexion à ce compte demande un code de votre application d’authentification.
+recovery-intro = Enregistrez ces codes de secours dès maintenant, en lieu sûr. Chacun vous connecte une fois si vous perdez votre téléphone. Ils ne sont affichés qu’une seule fois.
+recovery-keep = Imprimez-les ou gardez-les dans votre gestionnaire de mots de passe. Vous pourrez en créer une nouvelle série plus tard, ce qui annulera celle-ci.

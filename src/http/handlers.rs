@@ -3,6 +3,7 @@
 // Every handler's error is an `http::errors::Error`, documented once there.
 #![allow(clippy::missing_errors_doc)]
 
+pub mod account;
 pub mod admin;
 pub mod mfa;
 pub mod ops;

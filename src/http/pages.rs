@@ -3,6 +3,7 @@
 //! stylesheet compiled into the binary plus the operator's optional brand stylesheet, and the
 //! headers every page sends. docs/pages.md says what each page does and why.
 
+pub mod session_cookie;
 mod site;
 mod views;
 
@@ -17,7 +18,8 @@ use url::Url;
 
 pub use self::site::{requested_locale, BrandCss, Site, Ui, MAX_BRAND_CSS_BYTES};
 pub use self::views::{
-    policy_text, violation_text, CodeField, Forgot, ForgotSent, Message, Page, Reset, ResetDone, ResetExpired,
+    policy_text, violation_text, CodeField, Forgot, ForgotSent, Message, Page, Reset, ResetDone,
+    ResetExpired, SignIn, SignInCode, TwoStep, TwoStepOn,
 };
 use super::errors::HttpResponse;
 
@@ -57,6 +59,24 @@ pub fn html(status: StatusCode, page: &impl Page) -> HttpResponse {
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     // Pages hold tokens (the reset form) and account addresses: no cache may keep them.
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    secure(h);
+    resp
+}
+
+/// `303 See Other` to `location` (absolute, from the public base URL), optionally setting the
+/// session cookie: where a form post lands when it succeeds.
+#[must_use]
+pub fn see_other(location: &Url, set_cookie: Option<&str>) -> HttpResponse {
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::SEE_OTHER;
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(location.as_str()) {
+        h.insert(http::header::LOCATION, v);
+    }
+    if let Some(v) = set_cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
+        h.insert(http::header::SET_COOKIE, v);
+    }
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     secure(h);
     resp

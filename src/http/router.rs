@@ -12,7 +12,7 @@ use http::Request;
 use hyper::body::Incoming;
 
 use super::errors::{Error, HttpResponse};
-use super::handlers::{admin, mfa, ops, pages, reset, session};
+use super::handlers::{account, admin, mfa, ops, pages, reset, session};
 use super::state::AppState;
 use crate::campaign::model::Action;
 
@@ -60,6 +60,11 @@ enum Op {
     ClearFactor,
     Outbox,
     ForgotForm,
+    SignInForm,
+    SignInSubmit,
+    SignInCode,
+    TwoStepPage,
+    TwoStepConfirm,
     ForgotSubmit,
     ResetForm,
     ResetSubmit,
@@ -140,6 +145,11 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/forgot", "forgot", &[Public], Op::ForgotSubmit),
     route("GET", "/reset", "reset_page", &[Public], Op::ResetForm),
     route("POST", "/reset", "reset_page", &[Public], Op::ResetSubmit),
+    route("GET", "/sign-in", "sign_in", &[Public], Op::SignInForm),
+    route("POST", "/sign-in", "sign_in", &[Public], Op::SignInSubmit),
+    route("POST", "/sign-in-code", "sign_in", &[Public], Op::SignInCode),
+    route("GET", "/two-step", "two_step", &[Public], Op::TwoStepPage),
+    route("POST", "/two-step", "two_step", &[Public], Op::TwoStepConfirm),
     route("GET", "/assets/style.css", "assets", &[Public], Op::Stylesheet),
     route(
         "GET",
@@ -329,12 +339,26 @@ async fn dispatch(
         Op::ClearFactor => admin::clear_factor(state, path_id(id)?, req).await,
         Op::ForgotForm => Ok(pages::forgot_form(&state, state.site.locale_for(req.headers()))),
         // A page's errors are pages too, whatever the Accept header says, in the page's language.
-        Op::ForgotSubmit | Op::ResetForm | Op::ResetSubmit => {
+        Op::SignInForm => Ok(account::sign_in_form(
+            &state,
+            state.site.locale_for(req.headers()),
+        )),
+        Op::ForgotSubmit
+        | Op::ResetForm
+        | Op::ResetSubmit
+        | Op::SignInSubmit
+        | Op::SignInCode
+        | Op::TwoStepPage
+        | Op::TwoStepConfirm => {
             let locale = state.site.locale_for(req.headers());
             let site = Arc::clone(&state.site);
             let page = match op {
                 Op::ForgotSubmit => pages::forgot_submit(state, locale, req).await,
                 Op::ResetForm => pages::reset_form(state, locale, req).await,
+                Op::SignInSubmit => account::sign_in_submit(state, locale, req).await,
+                Op::SignInCode => account::sign_in_code(state, locale, req).await,
+                Op::TwoStepPage => account::two_step_page(state, locale, req).await,
+                Op::TwoStepConfirm => account::two_step_confirm(state, locale, req).await,
                 _ => pages::reset_submit(state, locale, req).await,
             };
             Ok(page.unwrap_or_else(|e| e.into_page(&site, locale)))

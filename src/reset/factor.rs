@@ -125,11 +125,37 @@ impl FactorService {
         if !self.store.begin_totp(account, &sealed, self.clock.now()).await? {
             return Err(Error::AlreadyEnrolled);
         }
-        Ok(Enrolment {
+        Ok(self.shown(&secret, email))
+    }
+
+    /// The enrolment in progress, shown again (the enrolment page after a wrong first code), or
+    /// `None` when none is pending.
+    ///
+    /// # Errors
+    /// [`Error::Unreadable`], or the store's.
+    pub async fn pending_enrolment(
+        &self,
+        account: AccountId,
+        email: &EmailAddress,
+    ) -> Result<Option<Enrolment>, Error> {
+        let Some(pending) = self
+            .store
+            .totp(account)
+            .await?
+            .filter(|t| t.confirmed_at.is_none())
+        else {
+            return Ok(None);
+        };
+        let secret = self.open(account, &pending.sealed_secret)?;
+        Ok(Some(self.shown(&secret, email)))
+    }
+
+    fn shown(&self, secret: &TotpSecret, email: &EmailAddress) -> Enrolment {
+        Enrolment {
             secret_grouped: SecretString::new(secret.base32_grouped().to_string()),
             otpauth_uri: SecretString::new(secret.otpauth_uri(&self.issuer, email.as_str()).to_string()),
             qr_svg: SecretString::new(secret.qr_svg(&self.issuer, email.as_str()).to_string()),
-        })
+        }
     }
 
     /// Confirms enrolment with the first code from the app; returns the recovery codes, which are

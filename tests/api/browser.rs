@@ -10,6 +10,7 @@
 
 mod axe;
 mod chrome;
+mod enrol;
 mod french;
 mod journey;
 mod keyboard;

@@ -157,8 +157,10 @@ pub async fn spawn_app_on(db: Option<TestDb>, overrides: &[(&str, &str)]) -> Tes
         addr: running.addr,
         ops_addr: running.ops_addr,
         admin_addr: running.admin_addr,
+        // Redirects are answers to check, not to follow (the account pages answer 303).
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client"),
         clock,

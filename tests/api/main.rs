@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod account_pages;
 mod admission;
 mod branding;
 mod browser;

@@ -23,7 +23,55 @@ macro_rules! pages {
     )*};
 }
 
-pages!(Forgot, ForgotSent, Reset, ResetExpired, ResetDone, Message);
+pages!(
+    Forgot,
+    ForgotSent,
+    Reset,
+    ResetExpired,
+    ResetDone,
+    Message,
+    SignIn,
+    SignInCode,
+    TwoStep,
+    TwoStepOn
+);
+
+/// The sign-in form (email and password), for the account pages.
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+pub struct SignIn<'a> {
+    pub ui: &'a Ui<'a>,
+    pub email: &'a str,
+    pub error: Option<Cow<'static, str>>,
+}
+
+/// The second step of signing in: the code for the challenge a right password earned.
+#[derive(Template)]
+#[template(path = "sign_in_code.html")]
+pub struct SignInCode<'a> {
+    pub ui: &'a Ui<'a>,
+    pub challenge: &'a str,
+    pub error: Option<Cow<'static, str>>,
+}
+
+/// Enrolment: the QR code, the secret in groups for typing, and the confirm form.
+#[derive(Template)]
+#[template(path = "two_step.html")]
+pub struct TwoStep<'a> {
+    pub ui: &'a Ui<'a>,
+    /// Our own SVG document (from `mfa::totp`), without its XML declaration.
+    pub qr_svg: &'a str,
+    pub secret: &'a str,
+    pub error: Option<Cow<'static, str>>,
+}
+
+/// Two-step verification is on; right after confirming, with the recovery codes (shown once).
+#[derive(Template)]
+#[template(path = "two_step_on.html")]
+pub struct TwoStepOn<'a> {
+    pub ui: &'a Ui<'a>,
+    pub codes: Vec<String>,
+}
 
 #[derive(Template)]
 #[template(path = "forgot.html")]

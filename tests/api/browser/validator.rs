@@ -135,7 +135,7 @@ async fn pages(lang: &str) -> Vec<(&'static str, u16, String)> {
 }
 
 /// The checker's messages for `files` (HTML, and CSS by extension), as JSON objects.
-fn vnu(files: &[PathBuf]) -> Vec<Value> {
+pub(super) fn vnu(files: &[PathBuf]) -> Vec<Value> {
     let mut child = std::process::Command::new(tools::java())
         .arg("-jar")
         .arg(tools::vnu_jar())
@@ -172,7 +172,7 @@ fn vnu(files: &[PathBuf]) -> Vec<Value> {
     report["messages"].as_array().cloned().unwrap_or_default()
 }
 
-fn file_of(message: &Value) -> String {
+pub(super) fn file_of(message: &Value) -> String {
     let url = message["url"].as_str().unwrap_or("?");
     Path::new(url)
         .file_name()

@@ -27,8 +27,14 @@ const POLICY: PasswordPolicy = PasswordPolicy {
 };
 
 /// Every state a person can see, rendered through `ui`.
+#[allow(clippy::too_many_lines)] // one flat list of every page state reads best as one list
 fn every_state(ui: &Ui<'_>) -> Vec<String> {
     let token = "x".repeat(43);
+    // A real QR code, as large as an enrolment's: the page budget must hold with it.
+    let secret = crate::mfa::totp::TotpSecret::generate();
+    let issuer = crate::mfa::totp::Issuer::parse("Example Co").unwrap();
+    let document = secret.qr_svg(&issuer, "someone.with.a.long.address@example.com");
+    let qr = document[document.find("<svg").unwrap()..].to_owned();
     let mut pages = vec![
         Forgot {
             ui,
@@ -67,6 +73,30 @@ fn every_state(ui: &Ui<'_>) -> Vec<String> {
         .render(),
         ResetExpired { ui }.render(),
         ResetDone { ui, signed_out: true }.render(),
+        SignIn {
+            ui,
+            email: "someone@example.com",
+            error: Some(ui.t("sign-in-wrong")),
+        }
+        .render(),
+        SignInCode {
+            ui,
+            challenge: &token,
+            error: Some(ui.t("code-wrong")),
+        }
+        .render(),
+        TwoStep {
+            ui,
+            qr_svg: &qr,
+            secret: "ABCD EFGH IJKL MNOP QRST UVWX YZ23 4567",
+            error: Some(ui.t("code-wrong")),
+        }
+        .render(),
+        TwoStepOn {
+            ui,
+            codes: (0..10).map(|i| format!("abcd-efgh-jkmn-pq{i:02}")).collect(),
+        }
+        .render(),
         ResetDone {
             ui,
             signed_out: false,
