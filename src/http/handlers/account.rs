@@ -12,10 +12,9 @@ use serde::Deserialize;
 
 use crate::http::errors::{Error, HttpResponse};
 use crate::http::extract;
-use crate::http::pages::{self, html, session_cookie, Message, SignIn, SignInCode, TwoStep, TwoStepOn};
+use crate::http::pages::{self, html, session_cookie, SignIn, SignInCode, TwoStep, TwoStepOn};
 use crate::http::state::AppState;
 use crate::i18n::Locale;
-use crate::mfa::recovery::RecoveryCode;
 use crate::mfa::totp::TotpCode;
 use crate::reset::factor::{self, Proof};
 use crate::reset::service::{self, Login};
@@ -37,13 +36,7 @@ struct CodeForm {
     code: Option<SecretString>,
 }
 
-fn refused(state: &AppState, locale: Locale) -> HttpResponse {
-    let ui = state.site.ui(locale);
-    html(
-        StatusCode::FORBIDDEN,
-        &Message::new(&ui, "refused-title", "refused-body", None),
-    )
-}
+use super::pages::{parse_proof, refused};
 
 fn sign_in_page(
     state: &AppState,
@@ -153,10 +146,7 @@ fn code_again(
 
 fn typed_proof(code: Option<&SecretString>) -> Option<Proof> {
     let typed = code.map(|c| c.expose().trim()).filter(|c| !c.is_empty())?;
-    TotpCode::parse(typed)
-        .map(Proof::Totp)
-        .or_else(|_| RecoveryCode::parse(typed).map(Proof::Recovery))
-        .ok()
+    parse_proof(typed).ok()
 }
 
 pub async fn sign_in_code(

@@ -48,8 +48,9 @@ struct ResetQuery {
     token: String,
 }
 
-/// A small 403 page for a form posted from another origin (see `pages::same_origin`).
-fn refused(state: &AppState, locale: Locale) -> HttpResponse {
+/// A small 403 page for a form posted from another origin (see `pages::same_origin`); the
+/// account pages use it too.
+pub(super) fn refused(state: &AppState, locale: Locale) -> HttpResponse {
     let ui = state.site.ui(locale);
     html(
         StatusCode::FORBIDDEN,
@@ -231,7 +232,7 @@ enum Refusal {
 }
 
 /// What was typed in the code field: six digits from the app, or a recovery code.
-fn parse_proof(typed: &str) -> Result<Proof, ()> {
+pub(super) fn parse_proof(typed: &str) -> Result<Proof, ()> {
     TotpCode::parse(typed)
         .map(Proof::Totp)
         .or_else(|_| RecoveryCode::parse(typed).map(Proof::Recovery))
