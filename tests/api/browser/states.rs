@@ -32,7 +32,7 @@ pub const STATES: &[(&str, &str, &str)] = &[
     ),
     (
         "reset-done",
-        "main:not(:has(form, a))",
+        "main:not(:has(form)) a.button[href=two-step]",
         "Your password has been changed",
     ),
     (
