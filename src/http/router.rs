@@ -351,6 +351,13 @@ async fn dispatch(
         | Op::TwoStepPage
         | Op::TwoStepConfirm => {
             let locale = state.site.locale_for(req.headers());
+            // The CSRF defence of every page form, in one place (`pages::same_origin` says why
+            // an Origin check): refused before the body is read or anything is looked up.
+            if req.method() == http::Method::POST
+                && !crate::http::pages::same_origin(req.headers(), &state.public_base_url)
+            {
+                return Ok(pages::refused(&state, locale));
+            }
             let site = Arc::clone(&state.site);
             let page = match op {
                 Op::ForgotSubmit => pages::forgot_submit(state, locale, req).await,

@@ -36,7 +36,7 @@ struct CodeForm {
     code: Option<SecretString>,
 }
 
-use super::pages::{parse_proof, refused};
+use super::pages::parse_proof;
 
 fn sign_in_page(
     state: &AppState,
@@ -84,9 +84,6 @@ pub async fn sign_in_submit(
     locale: Locale,
     req: Request<Incoming>,
 ) -> Result<HttpResponse, Error> {
-    if !pages::same_origin(req.headers(), &state.public_base_url) {
-        return Ok(refused(&state, locale));
-    }
     let form: SignInForm = extract::form(req, state.body_limit).await?;
     let wrong = |state: &AppState| {
         sign_in_page(
@@ -154,9 +151,6 @@ pub async fn sign_in_code(
     locale: Locale,
     req: Request<Incoming>,
 ) -> Result<HttpResponse, Error> {
-    if !pages::same_origin(req.headers(), &state.public_base_url) {
-        return Ok(refused(&state, locale));
-    }
     let form: CodeForm = extract::form(req, state.body_limit).await?;
     let Ok(challenge) = BearerToken::parse(&form.challenge) else {
         return Ok(sign_in_page(
@@ -291,9 +285,6 @@ pub async fn two_step_confirm(
     locale: Locale,
     req: Request<Incoming>,
 ) -> Result<HttpResponse, Error> {
-    if !pages::same_origin(req.headers(), &state.public_base_url) {
-        return Ok(refused(&state, locale));
-    }
     let account = match signed_in_account(&state, &req).await? {
         Ok(account) => account,
         Err(redirect) => return Ok(redirect),

@@ -48,9 +48,10 @@ struct ResetQuery {
     token: String,
 }
 
-/// A small 403 page for a form posted from another origin (see `pages::same_origin`); the
-/// account pages use it too.
-pub(super) fn refused(state: &AppState, locale: Locale) -> HttpResponse {
+/// A small 403 page for a form posted from another origin: the router answers every page form
+/// with it when `pages::same_origin` says no.
+#[must_use]
+pub fn refused(state: &AppState, locale: Locale) -> HttpResponse {
     let ui = state.site.ui(locale);
     html(
         StatusCode::FORBIDDEN,
@@ -87,9 +88,6 @@ pub async fn forgot_submit(
     locale: Locale,
     req: Request<Incoming>,
 ) -> Result<HttpResponse, Error> {
-    if !pages::same_origin(req.headers(), &state.public_base_url) {
-        return Ok(refused(&state, locale));
-    }
     // Only a language the browser named is recorded; the default it fell back to is not a choice.
     let requested = pages::requested_locale(req.headers());
     let form: ForgotForm = extract::form(req, state.body_limit).await?;
@@ -169,9 +167,6 @@ pub async fn reset_submit(
     locale: Locale,
     req: Request<Incoming>,
 ) -> Result<HttpResponse, Error> {
-    if !pages::same_origin(req.headers(), &state.public_base_url) {
-        return Ok(refused(&state, locale));
-    }
     let form: ResetForm = extract::form(req, state.body_limit).await?;
     let sign_out = form.sign_out_everywhere.is_some();
     let password = form
