@@ -52,6 +52,9 @@ error_codes! {
     Unauthorized = "unauthorized",
     /// Right password, but a campaign forced a reset of this account.
     PasswordResetRequired = "password_reset_required",
+    /// A live session of an account a campaign requires to turn on two-step verification; it
+    /// serves enrolment only until a factor is confirmed.
+    TwoStepSetupRequired = "two_step_setup_required",
     /// No such endpoint.
     NotFound = "not_found",
     /// No campaign with that id.

@@ -64,6 +64,11 @@ footer-help = Need help? Contact support:
 
 # Signing in, and turning on two-step verification.
 done-two-step = Protect your account further: turn on two-step verification.
+done-two-step-on = Two-step verification stays on for this account.
+# After a forced reset whose campaign requires a second factor: the next step, not an option.
+done-two-step-required-title = One more step: turn on two-step verification
+done-two-step-required = { $product } now requires two-step verification for your account. Until it is on, signing in only lets you set it up. It takes about a minute and needs an authenticator app on your phone.
+done-two-step-start = Turn on two-step verification
 sign-in-title = Sign in
 sign-in-intro = Sign in to manage two-step verification for your { $product } account.
 current-password-label = Password
@@ -76,6 +81,7 @@ sign-in-expired = This sign-in took too long or was already used. Sign in again.
 two-step-title = Turn on two-step verification
 two-step-intro = With two-step verification, signing in also asks for a code from an app on your phone, so a stolen password alone is not enough.
 two-step-scan = Scan this code with an authenticator app.
+two-step-required = { $product } requires two-step verification for your account. Until it is on, this is the only thing you can do while signed in.
 two-step-qr-label = QR code for your authenticator app
 two-step-type = Or type this key into the app:
 two-step-confirm = Enter the 6-digit code the app shows to confirm.

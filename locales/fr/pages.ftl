@@ -65,6 +65,10 @@ footer-help = Besoin d’aide ? Contactez l’assistance :
 
 # La connexion, et l’activation de la validation en deux étapes.
 done-two-step = Protégez davantage votre compte : activez la validation en deux étapes.
+done-two-step-on = La validation en deux étapes reste activée pour ce compte.
+done-two-step-required-title = Encore une étape : activez la validation en deux étapes
+done-two-step-required = { $product } exige désormais la validation en deux étapes pour votre compte. Tant qu’elle n’est pas activée, la connexion sert seulement à la configurer. Cela prend environ une minute et demande une application d’authentification sur votre téléphone.
+done-two-step-start = Activer la validation en deux étapes
 sign-in-title = Connexion
 sign-in-intro = Connectez-vous pour gérer la validation en deux étapes de votre compte { $product }.
 current-password-label = Mot de passe
@@ -77,6 +81,7 @@ sign-in-expired = Cette connexion a pris trop de temps ou a déjà été utilis�
 two-step-title = Activer la validation en deux étapes
 two-step-intro = Avec la validation en deux étapes, la connexion demande aussi un code d’une application sur votre téléphone : un mot de passe volé ne suffit plus.
 two-step-scan = Scannez ce code avec une application d’authentification.
+two-step-required = { $product } exige la validation en deux étapes pour votre compte. Tant qu’elle n’est pas activée, c’est la seule chose possible une fois connecté.
 two-step-qr-label = QR code pour votre application d’authentification
 two-step-type = Ou saisissez cette clé dans l’application :
 two-step-confirm = Saisissez le code à 6 chiffres affiché par l’application pour confirmer.

@@ -116,6 +116,9 @@ pub struct NewCampaign {
     pub scope: Scope,
     pub revoke_sessions: bool,
     pub notify: bool,
+    /// After the forced reset the owner must turn on two-step verification before the account's
+    /// sessions count (GET /v1/session answers `two_step_setup_required` until then).
+    pub require_two_step: bool,
     pub reason: Reason,
 }
 
@@ -211,6 +214,7 @@ pub struct Progress {
     pub scope: &'static str,
     pub revoke_sessions: bool,
     pub notify: bool,
+    pub require_two_step: bool,
     pub state: State,
     pub phase: Phase,
     pub accounts_total: i64,

@@ -29,6 +29,8 @@ pub enum CampaignCommand {
     Cancel { id: i64 },
 }
 
+/// Command-line switches: each bool is one `--flag`, as clap reads them.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Args, Debug)]
 #[command(group(clap::ArgGroup::new("scope").required(true)))]
 pub struct StartArgs {
@@ -53,6 +55,10 @@ pub struct StartArgs {
     /// Email each marked account a notice.
     #[arg(long)]
     notify: bool,
+    /// After the reset, hold each account at two-step enrolment: its sessions are refused
+    /// (`two_step_setup_required`) until the owner turns on a second factor.
+    #[arg(long)]
+    require_two_step: bool,
     /// Why, for the audit trail.
     #[arg(long)]
     reason: String,
@@ -105,6 +111,7 @@ pub async fn run(cmd: CampaignCommand) -> anyhow::Result<ExitCode> {
                 scope: scope(&args)?,
                 revoke_sessions: args.revoke_sessions,
                 notify: args.notify,
+                require_two_step: args.require_two_step,
                 reason: Reason::parse(&args.reason)?,
             };
             let created = store.create_campaign(&new, now).await?;

@@ -71,6 +71,9 @@ pub enum Error {
     InvalidCredentials,
     #[error("this password must be changed: a reset link has been sent to the account's email")]
     PasswordResetRequired,
+    /// A session that may only enrol a second factor (a campaign requires one).
+    #[error("this account must turn on two-step verification before the session can be used")]
+    TwoStepSetupRequired,
     /// The admin API without a valid admin token. Says nothing about why.
     #[error("authentication required")]
     Unauthorized,
@@ -135,7 +138,7 @@ pub const fn status_of(code: ErrorCode) -> StatusCode {
         | C::MfaRequired
         | C::MfaCodeInvalid
         | C::MfaChallengeInvalid => StatusCode::UNAUTHORIZED,
-        C::PasswordResetRequired => StatusCode::FORBIDDEN,
+        C::PasswordResetRequired | C::TwoStepSetupRequired => StatusCode::FORBIDDEN,
         C::NotFound | C::CampaignNotFound | C::AccountNotFound => StatusCode::NOT_FOUND,
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         C::InvalidTransition | C::MfaAlreadyEnrolled | C::MfaNotEnrolling | C::MfaNotEnrolled => {
@@ -172,6 +175,7 @@ pub const fn title_of(code: ErrorCode) -> &'static str {
         C::SessionInvalid => "Session invalid",
         C::Unauthorized => "Unauthorized",
         C::PasswordResetRequired => "Password reset required",
+        C::TwoStepSetupRequired => "Two-step verification setup required",
         C::NotFound => "Not found",
         C::CampaignNotFound => "Campaign not found",
         C::AccountNotFound => "Account not found",
@@ -225,6 +229,7 @@ impl Error {
             Self::TokenInvalid => ErrorCode::TokenInvalidOrExpired,
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::PasswordResetRequired => ErrorCode::PasswordResetRequired,
+            Self::TwoStepSetupRequired => ErrorCode::TwoStepSetupRequired,
             Self::Unauthorized => ErrorCode::Unauthorized,
             Self::SessionInvalid => ErrorCode::SessionInvalid,
             Self::MfaRequired { .. } => ErrorCode::MfaRequired,

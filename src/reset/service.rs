@@ -69,11 +69,46 @@ pub struct TokenHolder {
     pub needs_second_factor: bool,
 }
 
+/// Where two-step verification stands once a reset is done: what the done page leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TwoStepAfterReset {
+    /// A factor is confirmed (and was proven for this reset).
+    On,
+    /// None, and nothing requires one: the page offers it.
+    Offered,
+    /// None, and the campaign that forced this reset requires one: the page leads into it and
+    /// the account's sessions are held at enrolment until it is on.
+    Required,
+}
+
+impl TwoStepAfterReset {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::On => "on",
+            Self::Offered => "offered",
+            Self::Required => "required",
+        }
+    }
+}
+
+/// What a committed reset did, for the answer the owner sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResetDone {
+    /// Every other session was signed out (asked for, or required by a campaign).
+    pub signed_out: bool,
+    pub two_step: TwoStepAfterReset,
+}
+
 /// What a right password leads to.
 #[derive(Debug)]
 pub enum Login {
-    /// No factor enrolled: signed in (AAL1).
-    Session(BearerToken),
+    /// No factor enrolled: signed in (AAL1). With `two_step_required` the session only serves
+    /// enrolment until a factor is on.
+    Session {
+        token: BearerToken,
+        two_step_required: bool,
+    },
     /// A factor is enrolled: a code must follow, for this single-use challenge.
     SecondFactor {
         challenge: BearerToken,
@@ -220,7 +255,7 @@ impl ResetService {
         new_password: &SecretString,
         sign_out_everywhere: bool,
         proof: Option<&Proof>,
-    ) -> Result<(), Error> {
+    ) -> Result<ResetDone, Error> {
         // Overloaded: refuse before the token lookup, not after it.
         self.hasher.precheck(Lane::Confirm)?;
         let digest = token.digest();
@@ -258,12 +293,19 @@ impl ResetService {
                 now: self.clock.now(),
             })
             .await?;
-        if !committed {
+        let Some(done) = committed else {
             // Used by a concurrent confirm or expired while we hashed.
             return Err(Error::TokenInvalid);
-        }
+        };
         self.metrics.resets_completed.inc();
-        Ok(())
+        Ok(ResetDone {
+            signed_out: done.signed_out,
+            two_step: match (enrolled, done.two_step_required) {
+                (true, _) => TwoStepAfterReset::On,
+                (false, true) => TwoStepAfterReset::Required,
+                (false, false) => TwoStepAfterReset::Offered,
+            },
+        })
     }
 
     /// Verifies a password and opens a session. Unknown accounts and accounts without a password
@@ -339,10 +381,13 @@ impl ResetService {
                 expires_in: CHALLENGE_TTL,
             });
         }
-        let session = self
+        let token = self
             .create_session(account.id, account.session_epoch, Authn::Password)
             .await?;
-        Ok(Login::Session(session))
+        Ok(Login::Session {
+            token,
+            two_step_required: account.two_step_required,
+        })
     }
 
     /// The second step of a login for an enrolled account: the challenge from [`Self::login`]

@@ -17,8 +17,8 @@ use parking_lot::Mutex;
 use std::time::Instant;
 
 use super::store::{
-    Account, AccountId, Claim, CompletedReset, DeadMessage, NewAccount, NewMail, NewSession, OutboxMessage,
-    OutboxSummary, SessionInfo, Store, StoreError, RESET_LIMIT_WINDOW,
+    Account, AccountId, Claim, Completed, CompletedReset, DeadMessage, NewAccount, NewMail, NewSession,
+    OutboxMessage, OutboxSummary, SessionInfo, Store, StoreError, RESET_LIMIT_WINDOW,
 };
 use crate::hashing::phc::PhcString;
 use crate::i18n::Locale;
@@ -147,6 +147,8 @@ impl Store for MemoryStore {
                 mfa_enabled: new.mfa_enabled,
                 session_epoch: 0,
                 must_reset: false,
+                // Only a campaign sets it, and campaigns need PostgreSQL.
+                two_step_required: false,
                 locale: None,
             },
         );
@@ -205,14 +207,15 @@ impl Store for MemoryStore {
             .cloned())
     }
 
-    async fn complete_reset(&self, reset: CompletedReset<'_>) -> Result<bool, StoreError> {
+    async fn complete_reset(&self, reset: CompletedReset<'_>) -> Result<Option<Completed>, StoreError> {
         let mut g = self.inner.lock();
         if g.live_token(reset.token, reset.now) != Some(reset.account_id) {
-            return Ok(false);
+            return Ok(None);
         }
         let Some(account) = g.accounts.get_mut(&reset.account_id) else {
-            return Ok(false);
+            return Ok(None);
         };
+        let two_step_required = account.two_step_required;
         account.password_hash = Some(reset.new_hash.clone());
         account.password_peppered = true;
         if reset.sign_out_everywhere {
@@ -225,7 +228,10 @@ impl Store for MemoryStore {
             g.sessions.retain(|_, s| s.account_id != reset.account_id);
         }
         g.enqueue(reset.notice, reset.now);
-        Ok(true)
+        Ok(Some(Completed {
+            signed_out: reset.sign_out_everywhere,
+            two_step_required,
+        }))
     }
 
     async fn upgrade_password_hash(
@@ -268,12 +274,15 @@ impl Store for MemoryStore {
         let Some(s) = g.sessions.get(digest) else {
             return Ok(None);
         };
-        let epoch = g.accounts.get(&s.account_id).map(|a| a.session_epoch);
+        let Some(account) = g.accounts.get(&s.account_id) else {
+            return Ok(None);
+        };
         Ok(
-            (s.expires_at > now && epoch == Some(s.epoch)).then_some(SessionInfo {
+            (s.expires_at > now && account.session_epoch == s.epoch).then_some(SessionInfo {
                 account_id: s.account_id,
                 authn: s.authn,
                 expires_at: s.expires_at,
+                two_step_required: account.two_step_required,
             }),
         )
     }

@@ -16,6 +16,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     ),
     (4, "locale", include_str!("migrations/0004_locale.sql")),
     (5, "factors", include_str!("migrations/0005_factors.sql")),
+    (
+        6,
+        "two_step_required",
+        include_str!("migrations/0006_two_step_required.sql"),
+    ),
 ];
 
 /// Arbitrary constant that names "resetgate migrations" among advisory locks.

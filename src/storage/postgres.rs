@@ -18,8 +18,8 @@ mod outbox;
 mod resets;
 
 use super::store::{
-    Account, AccountId, Claim, CompletedReset, NewAccount, NewMail, NewSession, OutboxSummary, PoolStatus,
-    SessionInfo, Store, StoreError, RESET_LIMIT_WINDOW,
+    Account, AccountId, Claim, Completed, CompletedReset, NewAccount, NewMail, NewSession, OutboxSummary,
+    PoolStatus, SessionInfo, Store, StoreError, RESET_LIMIT_WINDOW,
 };
 use crate::hashing::phc::PhcString;
 use crate::i18n::Locale;
@@ -77,12 +77,13 @@ fn account_from_row(row: &Row) -> Result<Account, StoreError> {
         mfa_enabled: row.get("mfa_enabled"),
         session_epoch: row.get("session_epoch"),
         must_reset: row.get("must_reset"),
+        two_step_required: row.get("two_step_required"),
         locale: row.get::<_, Option<&str>>("locale").and_then(Locale::parse),
     })
 }
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.password_hash, a.password_peppered, a.mfa_enabled,
-     a.session_epoch, a.locale, EXISTS (SELECT 1 FROM forced_resets f WHERE f.account_id = a.id) AS must_reset";
+     a.session_epoch, a.locale, a.two_step_required, EXISTS (SELECT 1 FROM forced_resets f WHERE f.account_id = a.id) AS must_reset";
 
 impl PostgresStore {
     /// Builds the pool without connecting; the first query (or readiness probe) connects.
@@ -223,7 +224,7 @@ impl Store for PostgresStore {
         resets::account_for_token(self, token, now).await
     }
 
-    async fn complete_reset(&self, reset: CompletedReset<'_>) -> Result<bool, StoreError> {
+    async fn complete_reset(&self, reset: CompletedReset<'_>) -> Result<Option<Completed>, StoreError> {
         resets::complete(self, reset).await
     }
 
@@ -275,7 +276,7 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let row = client
             .query_opt(
-                "SELECT s.account_id, s.expires_at, s.amr FROM sessions s
+                "SELECT s.account_id, s.expires_at, s.amr, a.two_step_required FROM sessions s
                  JOIN accounts a ON a.id = s.account_id
                  WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.epoch = a.session_epoch
                    AND NOT EXISTS (SELECT 1 FROM forced_resets f
@@ -288,6 +289,7 @@ impl Store for PostgresStore {
             account_id: r.get(0),
             expires_at: r.get(1),
             authn: super::store::Authn::from_stored(r.get(2)),
+            two_step_required: r.get(3),
         }))
     }
 

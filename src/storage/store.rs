@@ -42,6 +42,9 @@ pub struct PoolStatus {
     pub waiting: usize,
 }
 
+/// Its flags are independent facts stored in independent columns, not a state machine in
+/// disguise, hence the allow.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone)]
 pub struct Account {
     pub id: AccountId,
@@ -54,6 +57,8 @@ pub struct Account {
     pub session_epoch: i64,
     /// A campaign forced a reset: the old password no longer logs in.
     pub must_reset: bool,
+    /// A campaign's forced reset asked for two-step verification and none is confirmed yet.
+    pub two_step_required: bool,
     /// The language of the account's mail; `None`: the configured default.
     pub locale: Option<Locale>,
 }
@@ -170,6 +175,15 @@ pub struct CompletedReset<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// What a committed reset did beyond the new password, for the answer the owner sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Completed {
+    /// Every session was signed out: asked for, or required by the campaign that forced it.
+    pub signed_out: bool,
+    /// The campaign that forced it requires two-step verification, and none is confirmed.
+    pub two_step_required: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewSession<'a> {
     pub digest: &'a TokenDigest,
@@ -185,6 +199,8 @@ pub struct SessionInfo {
     pub account_id: AccountId,
     pub authn: Authn,
     pub expires_at: DateTime<Utc>,
+    /// The account owes two-step enrolment (see [`Account::two_step_required`]).
+    pub two_step_required: bool,
 }
 
 #[async_trait]
@@ -233,9 +249,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Account>, StoreError>;
 
     /// In one transaction: consume the token (only if still live), store the new hash, bump the
-    /// session epoch if asked, and enqueue the notice. `false` when the token was consumed or
-    /// expired in the meantime, in which case nothing changed.
-    async fn complete_reset(&self, reset: CompletedReset<'_>) -> Result<bool, StoreError>;
+    /// session epoch if asked, satisfy a forced reset, and enqueue the notice. `None` when the
+    /// token was consumed or expired in the meantime, in which case nothing changed.
+    async fn complete_reset(&self, reset: CompletedReset<'_>) -> Result<Option<Completed>, StoreError>;
 
     /// Replaces a hash after a successful login (legacy import or weaker parameters), only if it
     /// is still `old`: a reset that landed in between wins. `false` when nothing changed.

@@ -4,7 +4,6 @@
 //! origins refused.
 
 use chrono::Duration;
-use resetgate::clock::Clock as _;
 use resetgate::mfa::totp::TotpSecret;
 use serde_json::json;
 
@@ -17,7 +16,12 @@ crate::both_backends!(
 
 const EMAIL: &str = "page-user@example.com";
 
-async fn post(app: &TestApp, path: &str, fields: &[(&str, &str)], cookie: Option<&str>) -> reqwest::Response {
+pub(crate) async fn post(
+    app: &TestApp,
+    path: &str,
+    fields: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> reqwest::Response {
     let mut req = app
         .client
         .post(app.url(path))
@@ -30,7 +34,7 @@ async fn post(app: &TestApp, path: &str, fields: &[(&str, &str)], cookie: Option
     req.send().await.expect("request")
 }
 
-async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::Response {
+pub(crate) async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::Response {
     let mut req = app.client.get(app.url(path)).header("accept", BROWSER_ACCEPT);
     if let Some(c) = cookie {
         req = req.header("cookie", c);
@@ -39,7 +43,7 @@ async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::Respon
 }
 
 /// The `name=value` part of the session cookie a 303 set, after checking its attributes.
-fn session_cookie(resp: &reqwest::Response) -> String {
+pub(crate) fn session_cookie(resp: &reqwest::Response) -> String {
     assert_eq!(resp.status(), 303);
     assert_eq!(resp.headers()["location"], "https://reset.example.test/two-step");
     let set = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
@@ -50,15 +54,11 @@ fn session_cookie(resp: &reqwest::Response) -> String {
 }
 
 /// Reads the key from the enrolment page, as a person types it into an app.
-fn secret_on(page: &str) -> TotpSecret {
+pub(crate) fn secret_on(page: &str) -> TotpSecret {
     let start = page.find("id=\"secret\">").expect("the key is on the page") + "id=\"secret\">".len();
     let typed: String = page[start..].split('<').next().unwrap().replace(' ', "");
     let bytes = totp_rs::Secret::try_from_base32(typed).unwrap();
     TotpSecret::from_bytes(bytes.as_bytes()).unwrap()
-}
-
-fn code_now(app: &TestApp, secret: &TotpSecret) -> String {
-    secret.code_at(u64::try_from(app.clock.now().timestamp()).unwrap())
 }
 
 async fn a_browser_turns_on_two_step_verification_and_then_needs_the_code(backend: Backend) {
@@ -100,7 +100,7 @@ async fn a_browser_turns_on_two_step_verification_and_then_needs_the_code(backen
     let on = post(
         &app,
         "/two-step",
-        &[("code", &code_now(&app, &secret))],
+        &[("code", &app.code_now(&secret))],
         Some(&cookie),
     )
     .await;
@@ -142,7 +142,7 @@ async fn a_browser_turns_on_two_step_verification_and_then_needs_the_code(backen
     let done = post(
         &app,
         "/sign-in-code",
-        &[("challenge", &challenge), ("code", &code_now(&app, &secret))],
+        &[("challenge", &challenge), ("code", &app.code_now(&secret))],
         None,
     )
     .await;

@@ -273,6 +273,11 @@ impl TestApp {
             .await
     }
 
+    /// The code an authenticator app shows now, by the app's (test-controlled) clock.
+    pub fn code_now(&self, secret: &resetgate::mfa::totp::TotpSecret) -> String {
+        secret.code_at(u64::try_from(self.clock.now().timestamp()).expect("after 1970"))
+    }
+
     /// Logs in and returns the session token; panics if login fails.
     pub async fn session_token(&self, email: &str, password: &str) -> String {
         let resp = self.login(email, password).await;

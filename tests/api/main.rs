@@ -11,6 +11,7 @@ mod branding;
 mod browser;
 mod campaign;
 mod campaign_faults;
+mod campaign_two_step;
 mod cli;
 mod dashboard;
 mod deploy;

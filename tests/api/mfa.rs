@@ -4,7 +4,6 @@
 
 use chrono::Duration;
 use reqwest::Method;
-use resetgate::clock::Clock as _;
 use resetgate::mfa::totp::TotpSecret;
 use serde_json::{json, Value};
 
@@ -26,7 +25,7 @@ crate::both_backends!(
 
 const EMAIL: &str = "two-step@example.com";
 
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -38,10 +37,6 @@ async fn call(
         req = req.json(&body);
     }
     req.send().await.expect("request")
-}
-
-fn code_now(app: &TestApp, secret: &TotpSecret) -> String {
-    secret.code_at(u64::try_from(app.clock.now().timestamp()).unwrap())
 }
 
 /// An account with a confirmed factor: its secret (read as a person would, from the enrolment
@@ -68,7 +63,7 @@ async fn enrolled(app: &TestApp) -> (TotpSecret, Vec<String>) {
         Method::POST,
         "/v1/mfa/totp/confirm",
         &session,
-        Some(json!({ "code": code_now(app, &secret) })),
+        Some(json!({ "code": app.code_now(&secret) })),
     )
     .await;
     assert_eq!(confirmed.status(), 200);
@@ -111,7 +106,7 @@ async fn enrolment_then_login_needs_the_code_and_the_session_says_so(backend: Ba
     let challenge = challenge(&app).await;
     let resp = second_step(
         &app,
-        json!({ "challenge": challenge, "code": code_now(&app, &secret) }),
+        json!({ "challenge": challenge, "code": app.code_now(&secret) }),
     )
     .await;
     assert_eq!(resp.status(), 200);
@@ -123,7 +118,7 @@ async fn enrolment_then_login_needs_the_code_and_the_session_says_so(backend: Ba
     app.clock.advance(Duration::seconds(30));
     let again = second_step(
         &app,
-        json!({ "challenge": challenge, "code": code_now(&app, &secret) }),
+        json!({ "challenge": challenge, "code": app.code_now(&secret) }),
     )
     .await;
     assert_eq!(again.status(), 401);
@@ -137,7 +132,7 @@ async fn enrolment_then_login_needs_the_code_and_the_session_says_so(backend: Ba
 async fn a_code_is_refused_the_second_time_and_wrong_codes_lock(backend: Backend) {
     let app = spawn_app(backend).await;
     let (secret, codes) = enrolled(&app).await;
-    let code = code_now(&app, &secret);
+    let code = app.code_now(&secret);
     let first = second_step(&app, json!({ "challenge": challenge(&app).await, "code": code })).await;
     assert_eq!(first.status(), 200);
     let replay = second_step(&app, json!({ "challenge": challenge(&app).await, "code": code })).await;
@@ -159,7 +154,7 @@ async fn a_code_is_refused_the_second_time_and_wrong_codes_lock(backend: Backend
     assert_eq!(json(locked).await["code"], "mfa_locked");
     // Even the right code and a recovery code wait out the lock.
     app.clock.advance(Duration::seconds(30));
-    let right = second_step(&app, json!({ "challenge": c, "code": code_now(&app, &secret) })).await;
+    let right = second_step(&app, json!({ "challenge": c, "code": app.code_now(&secret) })).await;
     assert_eq!(right.status(), 429);
     let recovery = second_step(&app, json!({ "challenge": c, "recovery_code": codes[0] })).await;
     assert_eq!(recovery.status(), 429);
@@ -172,11 +167,7 @@ async fn a_code_is_refused_the_second_time_and_wrong_codes_lock(backend: Backend
 
     app.clock.advance(Duration::minutes(16));
     let fresh = challenge(&app).await;
-    let after = second_step(
-        &app,
-        json!({ "challenge": fresh, "code": code_now(&app, &secret) }),
-    )
-    .await;
+    let after = second_step(&app, json!({ "challenge": fresh, "code": app.code_now(&secret) })).await;
     assert_eq!(after.status(), 200);
 }
 
@@ -239,7 +230,7 @@ async fn the_factor_is_removed_only_with_a_proof(backend: Backend) {
     let (secret, _) = enrolled(&app).await;
     let login = second_step(
         &app,
-        json!({ "challenge": challenge(&app).await, "code": code_now(&app, &secret) }),
+        json!({ "challenge": challenge(&app).await, "code": app.code_now(&secret) }),
     )
     .await;
     let token = json(login).await["session_token"].as_str().unwrap().to_owned();
@@ -260,7 +251,7 @@ async fn the_factor_is_removed_only_with_a_proof(backend: Backend) {
         Method::DELETE,
         "/v1/mfa/totp",
         &token,
-        Some(json!({ "code": code_now(&app, &secret) })),
+        Some(json!({ "code": app.code_now(&secret) })),
     )
     .await;
     assert_eq!(removed.status(), 200);
@@ -287,7 +278,7 @@ async fn challenges_and_bodies_are_checked(backend: Backend) {
     let (secret, _) = enrolled(&app).await;
     for body in [
         json!({ "challenge": "not-a-challenge", "code": "123456" }),
-        json!({ "challenge": "A".repeat(43), "code": code_now(&app, &secret) }),
+        json!({ "challenge": "A".repeat(43), "code": app.code_now(&secret) }),
     ] {
         let resp = second_step(&app, body).await;
         assert_eq!(resp.status(), 401);
@@ -309,7 +300,7 @@ async fn challenges_and_bodies_are_checked(backend: Backend) {
     assert_eq!(anonymous.status(), 401);
     // The challenge expires.
     app.clock.advance(Duration::minutes(6));
-    let late = second_step(&app, json!({ "challenge": c, "code": code_now(&app, &secret) })).await;
+    let late = second_step(&app, json!({ "challenge": c, "code": app.code_now(&secret) })).await;
     assert_eq!(json(late).await["code"], "mfa_challenge_invalid");
 }
 
@@ -341,7 +332,7 @@ async fn a_reset_cannot_walk_past_the_factor(backend: Backend) {
         &app,
         &token,
         new_password,
-        json!({ "code": code_now(&app, &secret) }),
+        json!({ "code": app.code_now(&secret) }),
     )
     .await;
     assert_eq!(done.status(), 200);
@@ -376,13 +367,7 @@ async fn the_shorter_minimum_needs_a_confirmed_factor(backend: Backend) {
     // With a confirmed factor, 8 characters are enough (and the code is required).
     let (secret, _) = enrolled(&app).await;
     let token = app.reset_token(EMAIL).await;
-    let ok = confirm_with(
-        &app,
-        &token,
-        "eight ch",
-        json!({ "code": code_now(&app, &secret) }),
-    )
-    .await;
+    let ok = confirm_with(&app, &token, "eight ch", json!({ "code": app.code_now(&secret) })).await;
     assert_eq!(ok.status(), 200, "{}", json(ok).await);
 }
 
@@ -490,7 +475,7 @@ async fn the_owner_hears_of_every_change_to_the_factor(backend: Backend) {
         Method::DELETE,
         "/v1/mfa/totp",
         &token,
-        Some(json!({ "code": code_now(&app, &secret) })),
+        Some(json!({ "code": app.code_now(&secret) })),
     )
     .await;
     assert_eq!(removed.status(), 200);

@@ -28,7 +28,7 @@ async fn confirm_changes_the_password(backend: Backend) {
     assert_eq!(resp.status(), 200);
     assert_eq!(
         json(resp).await,
-        json!({ "status": "password_changed", "signed_out_everywhere": true })
+        json!({ "status": "password_changed", "signed_out_everywhere": true, "two_step": "offered" })
     );
     assert_eq!(app.login("alice@example.com", NEW).await.status(), 200);
     assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 401);

@@ -98,7 +98,7 @@ pub async fn sign_in_submit(
         return Ok(wrong(&state));
     };
     match state.service.login(&email, password).await {
-        Ok(Login::Session(session)) => Ok(signed_in(&state, &session)),
+        Ok(Login::Session { token, .. }) => Ok(signed_in(&state, &token)),
         Ok(Login::SecondFactor { challenge, .. }) => {
             let ui = state.site.ui(locale);
             Ok(html(
@@ -227,6 +227,7 @@ fn inline_svg(document: &str) -> &str {
 fn enrolment_page(
     state: &AppState,
     locale: Locale,
+    account: &Account,
     enrolment: &factor::Enrolment,
     error: Option<&str>,
     status: StatusCode,
@@ -238,6 +239,7 @@ fn enrolment_page(
             ui: &ui,
             qr_svg: inline_svg(enrolment.qr_svg.expose()),
             secret: enrolment.secret_grouped.expose(),
+            required: account.two_step_required,
             error: error.map(|key| ui.t(key)),
         },
     )
@@ -259,7 +261,14 @@ pub async fn two_step_page(
         .begin_enrolment(account.id, &account.email)
         .await
     {
-        Ok(enrolment) => Ok(enrolment_page(&state, locale, &enrolment, None, StatusCode::OK)),
+        Ok(enrolment) => Ok(enrolment_page(
+            &state,
+            locale,
+            &account,
+            &enrolment,
+            None,
+            StatusCode::OK,
+        )),
         Err(factor::Error::AlreadyEnrolled) => {
             let ui = state.site.ui(locale);
             Ok(html(
@@ -293,15 +302,15 @@ pub async fn two_step_confirm(
     let again = |key: &str, status: StatusCode| {
         let state = Arc::clone(&state);
         let key = key.to_owned();
-        let email = account.email.clone();
+        let account = account.clone();
         async move {
             match state
                 .service
                 .factors
-                .pending_enrolment(account.id, &email)
+                .pending_enrolment(account.id, &account.email)
                 .await?
             {
-                Some(e) => Ok(enrolment_page(&state, locale, &e, Some(&key), status)),
+                Some(e) => Ok(enrolment_page(&state, locale, &account, &e, Some(&key), status)),
                 None => Ok(pages::see_other(&page_url(&state, "two-step"), None)),
             }
         }

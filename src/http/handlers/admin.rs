@@ -68,6 +68,9 @@ struct CreateBody {
     scope: Value,
     revoke_sessions: bool,
     notify: bool,
+    /// Optional, false by default: existing scripts keep working.
+    #[serde(default)]
+    require_two_step: bool,
     reason: String,
 }
 
@@ -139,6 +142,7 @@ pub async fn create(state: Arc<AppState>, req: Request<Incoming>) -> Result<Http
         scope: parse_scope(&body.scope)?,
         revoke_sessions: body.revoke_sessions,
         notify: body.notify,
+        require_two_step: body.require_two_step,
         reason: Reason::parse(&body.reason).map_err(|e| bad(ErrorCode::InvalidReason, e.to_string()))?,
     };
     let created = store.create_campaign(&new, state.service.clock.now()).await?;
@@ -148,6 +152,7 @@ pub async fn create(state: Arc<AppState>, req: Request<Incoming>) -> Result<Http
         accounts = created.accounts_total,
         revoke_sessions = new.revoke_sessions,
         notify = new.notify,
+        require_two_step = new.require_two_step,
         reason = new.reason.as_str(),
         "campaign started through the admin API"
     );

@@ -198,11 +198,12 @@ pub async fn reset_submit(
         .confirm_reset(&token, &password, sign_out, proof.as_ref())
         .await
     {
-        Ok(()) => Ok(html(
+        Ok(done) => Ok(html(
             StatusCode::OK,
             &ResetDone {
                 ui: &state.site.ui(locale),
-                signed_out: sign_out,
+                signed_out: done.signed_out,
+                two_step: done.two_step,
             },
         )),
         Err(service::Error::TokenInvalid) => Ok(expired(&state, locale, StatusCode::BAD_REQUEST)),

@@ -58,7 +58,7 @@ pub async fn confirm(state: Arc<AppState>, req: Request<Incoming>) -> Result<Htt
     let body: ResetConfirm = extract::json(req, state.body_limit).await?;
     let token = BearerToken::parse(&body.token).map_err(|_| Error::TokenInvalid)?;
     let proof = body.proof.present().then(|| proof(&body.proof)).transpose()?;
-    state
+    let done = state
         .service
         .confirm_reset(
             &token,
@@ -69,6 +69,10 @@ pub async fn confirm(state: Arc<AppState>, req: Request<Incoming>) -> Result<Htt
         .await?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "status": "password_changed", "signed_out_everywhere": body.sign_out_everywhere }),
+        &json!({
+            "status": "password_changed",
+            "signed_out_everywhere": done.signed_out,
+            "two_step": done.two_step.as_str(),
+        }),
     ))
 }

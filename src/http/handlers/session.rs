@@ -28,10 +28,16 @@ struct SecondStep {
     proof: ProofFields,
 }
 
-fn signed_in(session: &BearerToken) -> HttpResponse {
+/// `two_step_required`: the session serves enrolment only (`POST /v1/mfa/totp` and its
+/// confirm) until a factor is on; `GET /v1/session` refuses it until then.
+fn signed_in(session: &BearerToken, two_step_required: bool) -> HttpResponse {
     json_response(
         StatusCode::OK,
-        &json!({ "session_token": session.expose(), "token_type": "Bearer" }),
+        &json!({
+            "session_token": session.expose(),
+            "token_type": "Bearer",
+            "two_step_required": two_step_required,
+        }),
     )
 }
 
@@ -41,7 +47,10 @@ pub async fn login(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpR
     let body: LoginBody = extract::json(req, state.body_limit).await?;
     let email = extract::email(&body.email)?;
     match state.service.login(&email, &body.password).await? {
-        Login::Session(session) => Ok(signed_in(&session)),
+        Login::Session {
+            token,
+            two_step_required,
+        } => Ok(signed_in(&token, two_step_required)),
         Login::SecondFactor {
             challenge,
             expires_in,
@@ -60,12 +69,18 @@ pub async fn login_second_factor(
     let challenge = BearerToken::parse(body.challenge.expose()).map_err(|_| Error::MfaChallengeInvalid)?;
     let proof = proof(&body.proof)?;
     let session = state.service.login_second_factor(&challenge, &proof).await?;
-    Ok(signed_in(&session))
+    // A factor is on, so nothing is owed.
+    Ok(signed_in(&session, false))
 }
 
 pub async fn current(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
     let token = extract::bearer(&req)?;
     let info = state.service.session(&token).await?;
+    if info.two_step_required {
+        // Like Ory Kratos's `session_aal2_required` from whoami: the applications that trust
+        // this answer hold the owner at enrolment, which the same session can do.
+        return Err(Error::TwoStepSetupRequired);
+    }
     Ok(json_response(
         StatusCode::OK,
         &json!({

@@ -7,6 +7,7 @@ use askama::Template;
 
 use super::site::Ui;
 use crate::reset::password::{PasswordPolicy, PolicyViolation};
+pub use crate::reset::service::TwoStepAfterReset;
 
 /// A page: a template that speaks through a [`Ui`].
 pub trait Page: Template {
@@ -62,6 +63,8 @@ pub struct TwoStep<'a> {
     /// Our own SVG document (from `mfa::totp`), without its XML declaration.
     pub qr_svg: &'a str,
     pub secret: &'a str,
+    /// A campaign requires it: say so, so the owner knows why the app sent them here.
+    pub required: bool,
     pub error: Option<Cow<'static, str>>,
 }
 
@@ -117,6 +120,7 @@ pub struct ResetExpired<'a> {
 pub struct ResetDone<'a> {
     pub ui: &'a Ui<'a>,
     pub signed_out: bool,
+    pub two_step: TwoStepAfterReset,
 }
 
 /// A page that only says what happened: refused, busy, rate limited, failed. With

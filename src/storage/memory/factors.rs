@@ -99,6 +99,7 @@ impl FactorStore for MemoryStore {
             .insert(account, recovery.iter().map(|d| (*d, false)).collect());
         if let Some(a) = g.accounts.get_mut(&account) {
             a.mfa_enabled = true;
+            a.two_step_required = false;
         }
         Ok(true)
     }

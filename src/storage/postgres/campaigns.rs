@@ -19,7 +19,8 @@ mod batches;
 /// The window over which the send rate (and so the ETA) is measured.
 const RATE_WINDOW_SECS: i64 = 60;
 
-const PROGRESS_COLUMNS: &str = "id, reason, scope_kind, revoke_sessions, notify, state, accounts_total,
+const PROGRESS_COLUMNS: &str =
+    "id, reason, scope_kind, revoke_sessions, notify, require_two_step, state, accounts_total,
      marked, notified, created_at, marked_at, enqueued_at";
 
 async fn progress_of(
@@ -73,6 +74,7 @@ async fn progress_of(
         },
         revoke_sessions: row.get("revoke_sessions"),
         notify: row.get("notify"),
+        require_two_step: row.get("require_two_step"),
         state: State::parse(&state)
             .ok_or_else(|| StoreError::Internal(format!("bad campaign state {state}")))?,
         phase: Phase::Marking,
@@ -101,8 +103,8 @@ impl CampaignStore for PostgresStore {
         let row = tx
             .query_one(
                 "INSERT INTO campaigns (reason, scope_kind, created_before, revoke_sessions, notify,
-                     upper_id, accounts_total, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, (SELECT COALESCE(max(id), 0) FROM accounts), 0, $6, $6)
+                     require_two_step, upper_id, accounts_total, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $7, (SELECT COALESCE(max(id), 0) FROM accounts), 0, $6, $6)
                  RETURNING id, upper_id",
                 &[
                     &new.reason.as_str(),
@@ -111,6 +113,7 @@ impl CampaignStore for PostgresStore {
                     &new.revoke_sessions,
                     &new.notify,
                     &now,
+                    &new.require_two_step,
                 ],
             )
             .await

@@ -72,7 +72,7 @@ impl FactorStore for PostgresStore {
         }
         replace_codes(&tx, account, recovery).await?;
         tx.execute(
-            "UPDATE accounts SET mfa_enabled = true, updated_at = $2 WHERE id = $1",
+            "UPDATE accounts SET mfa_enabled = true, two_step_required = false, updated_at = $2 WHERE id = $1",
             &[&account, &now],
         )
         .await

@@ -7,7 +7,9 @@ use tokio_postgres::Row;
 use super::{account_from_row, db_error, PostgresStore, ACCOUNT_COLUMNS};
 use crate::i18n::Locale;
 use crate::reset::token::TokenDigest;
-use crate::storage::store::{Account, AccountId, CompletedReset, NewMail, StoreError, RESET_LIMIT_WINDOW};
+use crate::storage::store::{
+    Account, AccountId, Completed, CompletedReset, NewMail, StoreError, RESET_LIMIT_WINDOW,
+};
 
 fn digest_from_row(row: &Row, column: &str) -> Result<TokenDigest, StoreError> {
     let bytes: Vec<u8> = row.get(column);
@@ -99,7 +101,10 @@ pub(super) async fn account_for_token(
     account_from_row(&row).map(Some)
 }
 
-pub(super) async fn complete(store: &PostgresStore, reset: CompletedReset<'_>) -> Result<bool, StoreError> {
+pub(super) async fn complete(
+    store: &PostgresStore,
+    reset: CompletedReset<'_>,
+) -> Result<Option<Completed>, StoreError> {
     let mut client = store.client().await?;
     let tx = client.transaction().await.map_err(db_error)?;
     let consumed = tx
@@ -113,27 +118,40 @@ pub(super) async fn complete(store: &PostgresStore, reset: CompletedReset<'_>) -
     if consumed != 1 {
         // Lost a race with another confirm, or expired while we hashed: change nothing.
         tx.rollback().await.map_err(db_error)?;
-        return Ok(false);
+        return Ok(None);
     }
     // A forced reset is satisfied now. If it revoked sessions, a session a racing login made
     // after the campaign's sweep must not come back to life with the marker gone.
-    let forced_revoke = tx
+    let (forced_revoke, forced_two_step) = tx
         .query_opt(
-            "DELETE FROM forced_resets WHERE account_id = $1 RETURNING revoke_sessions",
+            "DELETE FROM forced_resets WHERE account_id = $1 RETURNING revoke_sessions, require_two_step",
             &[&reset.account_id],
         )
         .await
         .map_err(db_error)?
-        .is_some_and(|r| r.get::<_, bool>(0));
+        .map_or((false, false), |r| (r.get(0), r.get(1)));
     let sign_out = reset.sign_out_everywhere || forced_revoke;
-    tx.execute(
-        "UPDATE accounts SET password_hash = $1, password_peppered = true, updated_at = $2,
-             session_epoch = session_epoch + CASE WHEN $3 THEN 1 ELSE 0 END
-         WHERE id = $4",
-        &[&reset.new_hash.as_str(), &reset.now, &sign_out, &reset.account_id],
-    )
-    .await
-    .map_err(db_error)?;
+    // The campaign's demand for a second factor moves onto the account, unless one is already
+    // confirmed (that owner has nothing left to do).
+    let two_step_required: bool = tx
+        .query_one(
+            "UPDATE accounts SET password_hash = $1, password_peppered = true, updated_at = $2,
+                 session_epoch = session_epoch + CASE WHEN $3 THEN 1 ELSE 0 END,
+                 two_step_required = two_step_required OR ($5 AND NOT EXISTS (
+                     SELECT 1 FROM totp_factors t WHERE t.account_id = $4 AND t.confirmed_at IS NOT NULL))
+             WHERE id = $4
+             RETURNING two_step_required",
+            &[
+                &reset.new_hash.as_str(),
+                &reset.now,
+                &sign_out,
+                &reset.account_id,
+                &forced_two_step,
+            ],
+        )
+        .await
+        .map_err(db_error)?
+        .get(0);
     if sign_out {
         // The epoch bump already invalidates them; deleting keeps the table small.
         tx.execute("DELETE FROM sessions WHERE account_id = $1", &[&reset.account_id])
@@ -154,7 +172,10 @@ pub(super) async fn complete(store: &PostgresStore, reset: CompletedReset<'_>) -
     .await
     .map_err(db_error)?;
     tx.commit().await.map_err(db_error)?;
-    Ok(true)
+    Ok(Some(Completed {
+        signed_out: sign_out,
+        two_step_required,
+    }))
 }
 
 pub(super) async fn count_request(

@@ -195,6 +195,7 @@ async fn bench(args: &Args, db_url: &str) -> anyhow::Result<Figures> {
                 scope: Scope::All,
                 revoke_sessions: true,
                 notify: true,
+                require_two_step: false,
                 reason: Reason::parse("campaign-bench")?,
             },
             Utc::now(),

@@ -72,7 +72,24 @@ fn every_state(ui: &Ui<'_>) -> Vec<String> {
         }
         .render(),
         ResetExpired { ui }.render(),
-        ResetDone { ui, signed_out: true }.render(),
+        ResetDone {
+            ui,
+            signed_out: true,
+            two_step: TwoStepAfterReset::Offered,
+        }
+        .render(),
+        ResetDone {
+            ui,
+            signed_out: true,
+            two_step: TwoStepAfterReset::Required,
+        }
+        .render(),
+        ResetDone {
+            ui,
+            signed_out: true,
+            two_step: TwoStepAfterReset::On,
+        }
+        .render(),
         SignIn {
             ui,
             email: "someone@example.com",
@@ -89,6 +106,7 @@ fn every_state(ui: &Ui<'_>) -> Vec<String> {
             ui,
             qr_svg: &qr,
             secret: "ABCD EFGH IJKL MNOP QRST UVWX YZ23 4567",
+            required: true,
             error: Some(ui.t("code-wrong")),
         }
         .render(),
@@ -100,6 +118,7 @@ fn every_state(ui: &Ui<'_>) -> Vec<String> {
         ResetDone {
             ui,
             signed_out: false,
+            two_step: TwoStepAfterReset::Offered,
         }
         .render(),
     ];

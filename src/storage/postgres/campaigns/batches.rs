@@ -20,7 +20,8 @@ pub(super) async fn mark(
     let tx = client.transaction().await.map_err(db_error)?;
     let Some(c) = tx
         .query_opt(
-            "SELECT id, scope_kind, created_before, revoke_sessions, upper_id, mark_cursor FROM campaigns
+            "SELECT id, scope_kind, created_before, revoke_sessions, upper_id, mark_cursor, require_two_step
+             FROM campaigns
              WHERE state = 'running' AND marked_at IS NULL
              ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
             &[],
@@ -36,6 +37,7 @@ pub(super) async fn mark(
     let revoke: bool = c.get(3);
     let upper: i64 = c.get(4);
     let cursor: i64 = c.get(5);
+    let two_step: bool = c.get(6);
     let batch = if scope == "account_ids" || scope == "emails" {
         "SELECT account_id AS id FROM campaign_targets
          WHERE campaign_id = $1 AND account_id > $2 AND account_id <= $3
@@ -53,17 +55,18 @@ pub(super) async fn mark(
             &format!(
                 "WITH batch AS ({batch}),
                  marked AS (
-                     INSERT INTO forced_resets (account_id, campaign_id, revoke_sessions, marked_at)
-                     SELECT id, $1, $5, $7 FROM batch
+                     INSERT INTO forced_resets (account_id, campaign_id, revoke_sessions, marked_at, require_two_step)
+                     SELECT id, $1, $5, $7, $8 FROM batch
                      ON CONFLICT (account_id) DO UPDATE SET campaign_id = EXCLUDED.campaign_id,
                          revoke_sessions = forced_resets.revoke_sessions OR EXCLUDED.revoke_sessions,
+                         require_two_step = forced_resets.require_two_step OR EXCLUDED.require_two_step,
                          marked_at = EXCLUDED.marked_at
                      RETURNING 1),
                  revoked AS (
                      DELETE FROM sessions s USING batch WHERE $5 AND s.account_id = batch.id RETURNING 1)
                  SELECT (SELECT max(id) FROM batch), (SELECT count(*) FROM marked), (SELECT count(*) FROM revoked)"
             ),
-            &[&id, &cursor, &upper, &size, &revoke, &created_before, &now],
+            &[&id, &cursor, &upper, &size, &revoke, &created_before, &now, &two_step],
         )
         .await
         .map_err(db_error)?;
