@@ -98,6 +98,26 @@ impl Site {
     /// The reset link in the `n`th mail, checked to point at this site's /reset page.
     pub async fn reset_link(&self, n: usize) -> String {
         let mail = self.mail(n).await;
+        self.link_in(&mail)
+    }
+
+    /// The reset link in the first mail to `to` that carries one, however many mails to others
+    /// (notices sent meanwhile) come before it.
+    pub async fn reset_link_to(&self, to: &str) -> String {
+        let deadline = Instant::now() + MAIL_WAIT;
+        loop {
+            let found = self.sink.messages().into_iter().find(|m| {
+                m.to.iter().any(|t| t == to) && m.text.as_deref().is_some_and(|t| t.contains("/reset?token="))
+            });
+            if let Some(mail) = found {
+                return self.link_in(&mail);
+            }
+            assert!(Instant::now() < deadline, "no reset link reached {to}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn link_in(&self, mail: &Received) -> String {
         let text = mail.text.as_deref().expect("a text part");
         let link = text
             .split_whitespace()

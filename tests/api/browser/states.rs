@@ -4,10 +4,18 @@
 //! `RG_SCREENSHOTS=1` the same run writes docs/pages/LANG-{desktop,mobile}-STATE.png.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use resetgate::mfa::totp::TotpSecret;
+use serde_json::json;
 
 use super::axe;
 use super::chrome::{Browser, Viewport, DESKTOP, NARROW, ZOOM_200};
 use super::site::{Site, ALICE, BAD_ADDRESS, COMMON_PASSWORD, NEW_PASSWORD};
+use crate::helpers::PASSWORD;
+
+/// An account in a campaign that requires two-step verification after its reset.
+pub const BEA: &str = "bea@example.com";
 use super::tools;
 
 /// Each state: its name (in screenshot file names and docs/pages.md), a selector only that state's
@@ -32,7 +40,12 @@ pub const STATES: &[(&str, &str, &str)] = &[
     ),
     (
         "reset-done",
-        "main:not(:has(form)) a.button[href=two-step]",
+        "main:not(:has(form)):not(:has(h2)) a.button[href=two-step]",
+        "Your password has been changed",
+    ),
+    (
+        "reset-done-required",
+        "main:not(:has(form)):has(h2) a.button[href=two-step]",
         "Your password has been changed",
     ),
     (
@@ -45,6 +58,23 @@ pub const STATES: &[(&str, &str, &str)] = &[
         "main:not(:has(form)) a[href=forgot]",
         "This request was refused",
     ),
+    ("sign-in", "#password[autocomplete=current-password]", "Sign in"),
+    (
+        "two-step",
+        "main:not(:has(.notice)) #secret",
+        "Turn on two-step verification",
+    ),
+    (
+        "two-step-required",
+        "main:has(.notice) #secret",
+        "Turn on two-step verification",
+    ),
+    (
+        "two-step-on",
+        "#recovery-codes code",
+        "Two-step verification is on",
+    ),
+    ("sign-in-code", "input[name=challenge]", "Enter your code"),
     ("limited", "head meta[http-equiv=refresh]", "Too many attempts"),
     (
         "busy",
@@ -141,6 +171,76 @@ impl Checks {
     }
 }
 
+/// Signs in with the password alice just chose, typed on the page.
+async fn sign_in(c: &mut Checks, site: &Site, email: &str, password: &str) {
+    c.browser.goto(&site.url("sign-in")).await;
+    let b = &c.browser;
+    b.type_into("#email", email).await;
+    b.type_into("#password", password).await;
+    b.next_page(b.click("button[type=submit]")).await;
+}
+
+/// The key on the enrolment page, as a person types it into an app.
+async fn secret_shown(b: &Browser) -> TotpSecret {
+    let shown = b
+        .js_str("return document.getElementById('secret').textContent;")
+        .await;
+    let bytes = totp_rs::Secret::try_from_base32(shown.replace(' ', "")).expect("the page shows base32");
+    TotpSecret::from_bytes(bytes.as_bytes()).expect("a TOTP key")
+}
+
+/// Two-step verification: sign in, enrol, the recovery codes, the code step of the next sign-in;
+/// then an account a campaign requires to enrol, from its reset to its enrolment page.
+async fn account_pages(c: &mut Checks, site: &Site) {
+    c.browser.goto(&site.url("sign-in")).await;
+    c.page("sign-in").await;
+    sign_in(c, site, ALICE, NEW_PASSWORD).await;
+    c.page("two-step").await;
+    let secret = secret_shown(&c.browser).await;
+    let b = &c.browser;
+    b.type_into("#code", &site.app.code_now(&secret)).await;
+    b.next_page(b.click("button[type=submit]")).await;
+    c.page("two-step-on").await;
+    // Signed out (a new browser would have no cookie), a step later: the code is asked for.
+    c.browser
+        .client
+        .delete_all_cookies()
+        .await
+        .expect("clear cookies");
+    site.app.clock.advance(chrono::Duration::seconds(30));
+    sign_in(c, site, ALICE, NEW_PASSWORD).await;
+    c.page("sign-in-code").await;
+
+    site.app.create_account(BEA, Some(PASSWORD), false).await;
+    let id = site
+        .app
+        .start_campaign(&json!({
+            "scope": { "emails": [BEA] }, "revoke_sessions": true, "notify": false,
+            "require_two_step": true, "reason": "breach day"
+        }))
+        .await;
+    site.app
+        .wait_campaign(id, Duration::from_secs(30), |p| p["phase"] == "completed")
+        .await;
+    assert_eq!(site.app.request_reset(BEA).await.status(), 202);
+    c.browser.goto(&site.reset_link_to(BEA).await).await;
+    let b = &c.browser;
+    b.type_into("#new_password", NEW_PASSWORD).await;
+    b.next_page(b.click("button[type=submit]")).await;
+    c.page("reset-done-required").await;
+    c.browser
+        .client
+        .delete_all_cookies()
+        .await
+        .expect("clear cookies");
+    c.browser
+        .next_page(c.browser.click("a.button[href=two-step]"))
+        .await;
+    // No session yet: the button leads through sign-in to the enrolment page, which says why.
+    sign_in(c, site, BEA, NEW_PASSWORD).await;
+    c.page("two-step-required").await;
+}
+
 async fn every_page_state(lang: &'static str) {
     let shots = tools::screenshot_dir();
     if let Some(dir) = &shots {
@@ -191,6 +291,8 @@ async fn every_page_state(lang: &'static str) {
     c.page("reset-done").await;
     c.browser.goto(&link).await;
     c.page("reset-expired").await;
+
+    account_pages(&mut c, &site).await;
 
     // A forgery: a form on another site (a data: URL, so an opaque origin) posting to ours.
     let mails = site.sink.count();

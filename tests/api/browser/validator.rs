@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::site::{Site, ALICE, BAD_ADDRESS, COMMON_PASSWORD, NEW_PASSWORD};
-use super::states::STATES;
+use super::states::{BEA, STATES};
 use super::tools;
+use crate::account_pages::secret_on;
+use crate::helpers::PASSWORD;
 
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 const VNU_TIMEOUT: Duration = Duration::from_secs(120);
@@ -28,29 +30,60 @@ impl Client<'_> {
     }
 
     async fn get(&self, url: &str) -> (u16, String) {
-        let resp = self
+        self.get_signed_in(url, None).await
+    }
+
+    async fn get_signed_in(&self, url: &str, cookie: Option<&str>) -> (u16, String) {
+        let mut req = self
             .http
             .get(url)
             .header("accept", BROWSER_ACCEPT)
-            .header("accept-language", self.lang)
-            .send()
-            .await
-            .expect("GET");
+            .header("accept-language", self.lang);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        let resp = req.send().await.expect("GET");
         (resp.status().as_u16(), resp.text().await.expect("body"))
     }
 
     async fn post(&self, path: &str, origin: &str, fields: &[(&str, &str)]) -> (u16, String) {
-        let resp = self
+        let resp = self.post_signed_in(path, origin, fields, None).await;
+        (resp.status().as_u16(), resp.text().await.expect("body"))
+    }
+
+    async fn post_signed_in(
+        &self,
+        path: &str,
+        origin: &str,
+        fields: &[(&str, &str)],
+        cookie: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self
             .http
             .post(self.site.url(path))
             .header("accept", BROWSER_ACCEPT)
             .header("accept-language", self.lang)
             .header("origin", origin)
-            .form(fields)
-            .send()
-            .await
-            .expect("POST");
-        (resp.status().as_u16(), resp.text().await.expect("body"))
+            .form(fields);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send().await.expect("POST")
+    }
+
+    /// Signs in on the page; returns the session cookie (`name=value`) the `303` set.
+    async fn sign_in(&self, email: &str, password: &str) -> String {
+        let resp = self
+            .post_signed_in(
+                "sign-in",
+                self.origin(),
+                &[("email", email), ("password", password)],
+                None,
+            )
+            .await;
+        assert_eq!(resp.status(), 303, "signed in");
+        let set = resp.headers()["set-cookie"].to_str().expect("ascii");
+        set.split(';').next().expect("name=value").to_owned()
     }
 }
 
@@ -64,6 +97,8 @@ fn hidden_token(page: &str) -> String {
 async fn pages(lang: &str) -> Vec<(&'static str, u16, String)> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
+        // A signed-in page is fetched with the cookie the sign-in's 303 set, as a browser does.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
     let site = Site::start().await;
@@ -110,6 +145,7 @@ async fn pages(lang: &str) -> Vec<(&'static str, u16, String)> {
         .post("forgot", "https://evil.example", &[("email", ALICE)])
         .await;
     out.push(("forbidden", s, p));
+    account_pages(&c, &mut out).await;
 
     let limiting = Site::limiting().await;
     let c = Client {
@@ -132,6 +168,63 @@ async fn pages(lang: &str) -> Vec<(&'static str, u16, String)> {
     out.push(("busy", s, p));
     drop(held);
     out
+}
+
+/// Sign in, enrolment, recovery codes, the code step; then, after a campaign that requires
+/// two-step verification, the done page and the enrolment page that say so.
+async fn account_pages(c: &Client<'_>, out: &mut Vec<(&'static str, u16, String)>) {
+    let site = c.site;
+    let origin = c.origin().to_owned();
+    let (s, p) = c.get(&site.url("sign-in")).await;
+    out.push(("sign-in", s, p));
+    let cookie = c.sign_in(ALICE, NEW_PASSWORD).await;
+    let (s, p) = c.get_signed_in(&site.url("two-step"), Some(&cookie)).await;
+    let secret = secret_on(&p);
+    out.push(("two-step", s, p));
+    let code = site.app.code_now(&secret);
+    let on = c
+        .post_signed_in("two-step", &origin, &[("code", &code)], Some(&cookie))
+        .await;
+    out.push((
+        "two-step-on",
+        on.status().as_u16(),
+        on.text().await.expect("body"),
+    ));
+    site.app.clock.advance(chrono::Duration::seconds(30));
+    let (s, p) = c
+        .post(
+            "sign-in",
+            &origin,
+            &[("email", ALICE), ("password", NEW_PASSWORD)],
+        )
+        .await;
+    out.push(("sign-in-code", s, p));
+
+    site.app.create_account(BEA, Some(PASSWORD), false).await;
+    let id = site
+        .app
+        .start_campaign(&json!({
+            "scope": { "emails": [BEA] }, "revoke_sessions": true, "notify": false,
+            "require_two_step": true, "reason": "breach day"
+        }))
+        .await;
+    site.app
+        .wait_campaign(id, Duration::from_secs(30), |p| p["phase"] == "completed")
+        .await;
+    c.post("forgot", &origin, &[("email", BEA)]).await;
+    let (_, form) = c.get(&site.reset_link_to(BEA).await).await;
+    let token = hidden_token(&form);
+    let (s, p) = c
+        .post(
+            "reset",
+            &origin,
+            &[("token", &token), ("new_password", NEW_PASSWORD)],
+        )
+        .await;
+    out.push(("reset-done-required", s, p));
+    let cookie = c.sign_in(BEA, NEW_PASSWORD).await;
+    let (s, p) = c.get_signed_in(&site.url("two-step"), Some(&cookie)).await;
+    out.push(("two-step-required", s, p));
 }
 
 /// The checker's messages for `files` (HTML, and CSS by extension), as JSON objects.
@@ -185,8 +278,10 @@ async fn every_page_state_in_both_languages_is_valid_html() {
     let mut files = Vec::new();
     for lang in ["en", "fr"] {
         let pages = pages(lang).await;
-        let names: Vec<_> = pages.iter().map(|(name, ..)| *name).collect();
-        let expected: Vec<_> = STATES.iter().map(|(name, ..)| *name).collect();
+        let mut names: Vec<_> = pages.iter().map(|(name, ..)| *name).collect();
+        let mut expected: Vec<_> = STATES.iter().map(|(name, ..)| *name).collect();
+        names.sort_unstable();
+        expected.sort_unstable();
         assert_eq!(names, expected, "every state is validated");
         for (name, status, html) in pages {
             let want = match name {
