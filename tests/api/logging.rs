@@ -163,3 +163,132 @@ async fn a_closed_log_pipe_does_not_crash_the_gateway() {
         gateway.stop(Duration::from_secs(10)).await;
     }
 }
+
+/// Every second-factor secret a person handles, through the real binary at `RUST_LOG=debug`
+/// (which also lets tokio-postgres log its statements and parameters): the password, the TOTP
+/// key as shown and as typed, the codes, every recovery code, the challenge and the sessions.
+/// None of them may appear anywhere in what the gateway writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_second_factor_secret_reaches_the_logs() {
+    use std::io::Write as _;
+
+    const EMAIL: &str = "log-secrets@example.com";
+    const PASSWORD: &str = "a passphrase nobody logs, ever";
+    let db = TestDb::create().await;
+    let with_db = |args: &[&str]| {
+        let mut cmd = resetgate();
+        cmd.args(args)
+            .env("RESETGATE_DATABASE_URL", &db.url)
+            .env("RESETGATE_PEPPER", PEPPER)
+            .env("RUST_LOG", "debug");
+        cmd
+    };
+    let mut create = with_db(&["create-account", "--email", EMAIL, "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    create
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let created = create.wait_with_output().unwrap();
+    assert!(created.status.success(), "{created:?}");
+
+    let mut cmd = with_db(&["serve"]);
+    cmd.env("RESETGATE_PUBLIC_BASE_URL", "http://127.0.0.1/")
+        .env("RESETGATE_MAIL_TRANSPORT", "log")
+        .env("RESETGATE_LOG_FORMAT", "json");
+    let mut gateway = GatewayChild::start(cmd).await;
+    let stderr = gateway.collect_stderr();
+    let http = reqwest::Client::new();
+    let base = gateway.base.clone();
+    let post = |path: &str, bearer: Option<&str>, body: serde_json::Value| {
+        let mut req = http.post(format!("{base}{path}")).json(&body);
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    };
+    let login = serde_json::json!({ "email": EMAIL, "password": PASSWORD });
+    let (status, body) = post("/v1/login", None, login.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let session = body["session_token"].as_str().unwrap().to_owned();
+    let (status, begun) = post("/v1/mfa/totp", Some(&session), serde_json::json!({})).await;
+    assert_eq!(status, 201, "{begun}");
+    let shown = begun["secret"].as_str().unwrap().to_owned();
+    let bytes = totp_rs::Secret::try_from_base32(shown.replace(' ', "")).unwrap();
+    let secret = resetgate::mfa::totp::TotpSecret::from_bytes(bytes.as_bytes()).unwrap();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let code = secret.code_at(now());
+    let (status, on) = post(
+        "/v1/mfa/totp/confirm",
+        Some(&session),
+        serde_json::json!({ "code": code }),
+    )
+    .await;
+    assert_eq!(status, 200, "{on}");
+    let recovery: Vec<String> = on["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    // A wrong code and a recovery code, so the refusal and the audit paths log too.
+    let (status, challenged) = post("/v1/login", None, login).await;
+    assert_eq!(status, 401, "{challenged}");
+    let challenge = challenged["challenge"].as_str().unwrap().to_owned();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (status, _) = post(
+        "/v1/login/mfa",
+        None,
+        serde_json::json!({ "challenge": challenge, "code": wrong }),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, second) = post(
+        "/v1/login/mfa",
+        None,
+        serde_json::json!({ "challenge": challenge, "recovery_code": recovery[0] }),
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    let second_session = second["session_token"].as_str().unwrap().to_owned();
+    gateway.stop(Duration::from_secs(10)).await;
+    let logs = String::from_utf8_lossy(&stderr.await.unwrap()).into_owned();
+
+    assert!(
+        logs.contains("executing statement"),
+        "the debug level was on, database statements included: {logs}"
+    );
+    let mut secrets = vec![
+        PASSWORD.to_owned(),
+        shown.clone(),
+        shown.replace(' ', ""),
+        // Six digits alone turn up by chance (timestamps); as a logged value they would not.
+        format!("\"{code}\""),
+        format!("={code}"),
+        challenge,
+        session,
+        second_session,
+    ];
+    for r in &recovery {
+        secrets.push(r.clone());
+        secrets.push(r.replace('-', ""));
+    }
+    for s in &secrets {
+        assert!(!logs.contains(s.as_str()), "a secret reached the logs");
+    }
+}
