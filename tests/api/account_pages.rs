@@ -53,6 +53,12 @@ pub(crate) fn session_cookie(resp: &reqwest::Response) -> String {
     set.split(';').next().unwrap().to_owned()
 }
 
+/// Signs in on the page; returns the session cookie (checked) it set.
+pub(crate) async fn sign_in_cookie(app: &TestApp, email: &str, password: &str) -> String {
+    let signed_in = post(app, "/sign-in", &[("email", email), ("password", password)], None).await;
+    session_cookie(&signed_in)
+}
+
 /// Reads the key from the enrolment page, as a person types it into an app.
 pub(crate) fn secret_on(page: &str) -> TotpSecret {
     let start = page.find("id=\"secret\">").expect("the key is on the page") + "id=\"secret\">".len();
@@ -69,14 +75,7 @@ async fn a_browser_turns_on_two_step_verification_and_then_needs_the_code(backen
     let form = form.text().await.unwrap();
     assert!(form.contains("autocomplete=\"current-password\""), "{form}");
 
-    let signed_in = post(
-        &app,
-        "/sign-in",
-        &[("email", EMAIL), ("password", PASSWORD)],
-        None,
-    )
-    .await;
-    let cookie = session_cookie(&signed_in);
+    let cookie = sign_in_cookie(&app, EMAIL, PASSWORD).await;
     let enrol = get(&app, "/two-step", Some(&cookie)).await;
     assert_eq!(enrol.status(), 200);
     assert_eq!(

@@ -8,7 +8,7 @@ use reqwest::Method;
 use resetgate::mfa::totp::TotpSecret;
 use serde_json::json;
 
-use crate::account_pages::{get, post, secret_on, session_cookie};
+use crate::account_pages::{get, post, secret_on, sign_in_cookie};
 use crate::helpers::{error_code, json, spawn_app, Backend, TestApp, PASSWORD};
 use crate::mfa::call;
 
@@ -142,14 +142,7 @@ async fn the_done_page_leads_a_required_account_into_enrolment() {
     assert!(page.contains("All devices were signed out"), "{page}");
 
     // Signing in lands on enrolment, which says it is required; confirming clears the hold.
-    let signed_in = post(
-        &app,
-        "/sign-in",
-        &[("email", dan), ("password", NEW_PASSWORD)],
-        None,
-    )
-    .await;
-    let cookie = session_cookie(&signed_in);
+    let cookie = sign_in_cookie(&app, dan, NEW_PASSWORD).await;
     let enrol = get(&app, "/two-step", Some(&cookie)).await.text().await.unwrap();
     assert!(
         enrol.contains("requires two-step verification for your account"),

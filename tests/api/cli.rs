@@ -97,6 +97,15 @@ pub async fn exits_cleanly(child: &mut tokio::process::Child, within: Duration) 
     assert!(status.success(), "{status:?}");
 }
 
+/// `resetgate ARGS` on `db`, with the test pepper.
+pub fn on_db(db: &TestDb, args: &[&str]) -> Command {
+    let mut cmd = resetgate();
+    cmd.args(args)
+        .env("RESETGATE_DATABASE_URL", &db.url)
+        .env("RESETGATE_PEPPER", PEPPER);
+    cmd
+}
+
 pub async fn next_line_containing(lines: &mut Lines, needle: &str) -> String {
     tokio::time::timeout(Duration::from_secs(20), async {
         while let Some(line) = lines.next_line().await.expect("read stdout") {
@@ -157,11 +166,8 @@ async fn demo_mode_works_with_no_database() {
 async fn migrate_and_create_account_then_log_in() {
     let db = TestDb::create().await;
     let with_db = |args: &[&str]| {
-        let mut cmd = resetgate();
-        cmd.args(args)
-            .env("RESETGATE_DATABASE_URL", &db.url)
-            .env("RESETGATE_PEPPER", PEPPER)
-            .stdin(Stdio::piped())
+        let mut cmd = on_db(&db, args);
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd

@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::cli::{resetgate, GatewayChild, BIN};
+use crate::cli::{on_db, resetgate, GatewayChild, BIN};
 use crate::helpers::{TestDb, PEPPER};
 
 /// Runs the gateway (`cmd` is set up by the caller), makes one reset request carrying `request_id`,
@@ -176,11 +176,8 @@ async fn no_second_factor_secret_reaches_the_logs() {
     const PASSWORD: &str = "a passphrase nobody logs, ever";
     let db = TestDb::create().await;
     let with_db = |args: &[&str]| {
-        let mut cmd = resetgate();
-        cmd.args(args)
-            .env("RESETGATE_DATABASE_URL", &db.url)
-            .env("RESETGATE_PEPPER", PEPPER)
-            .env("RUST_LOG", "debug");
+        let mut cmd = on_db(&db, args);
+        cmd.env("RUST_LOG", "debug");
         cmd
     };
     let mut create = with_db(&["create-account", "--email", EMAIL, "--password-stdin"])

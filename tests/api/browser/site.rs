@@ -95,6 +95,22 @@ impl Site {
             .expect("n mails")
     }
 
+    /// Creates `email`'s account and marks it in a finished campaign that requires two-step
+    /// verification after the reset (and revokes its sessions).
+    pub async fn require_two_step_of(&self, email: &str) {
+        self.app.create_account(email, Some(PASSWORD), false).await;
+        let id = self
+            .app
+            .start_campaign(&serde_json::json!({
+                "scope": { "emails": [email] }, "revoke_sessions": true, "notify": false,
+                "require_two_step": true, "reason": "breach day"
+            }))
+            .await;
+        self.app
+            .wait_campaign(id, Duration::from_secs(30), |p| p["phase"] == "completed")
+            .await;
+    }
+
     /// The reset link in the `n`th mail, checked to point at this site's /reset page.
     pub async fn reset_link(&self, n: usize) -> String {
         let mail = self.mail(n).await;

@@ -4,15 +4,12 @@
 //! `RG_SCREENSHOTS=1` the same run writes docs/pages/LANG-{desktop,mobile}-STATE.png.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use resetgate::mfa::totp::TotpSecret;
-use serde_json::json;
 
 use super::axe;
 use super::chrome::{Browser, Viewport, DESKTOP, NARROW, ZOOM_200};
 use super::site::{Site, ALICE, BAD_ADDRESS, COMMON_PASSWORD, NEW_PASSWORD};
-use crate::helpers::PASSWORD;
 
 /// An account in a campaign that requires two-step verification after its reset.
 pub const BEA: &str = "bea@example.com";
@@ -211,17 +208,7 @@ async fn account_pages(c: &mut Checks, site: &Site) {
     sign_in(c, site, ALICE, NEW_PASSWORD).await;
     c.page("sign-in-code").await;
 
-    site.app.create_account(BEA, Some(PASSWORD), false).await;
-    let id = site
-        .app
-        .start_campaign(&json!({
-            "scope": { "emails": [BEA] }, "revoke_sessions": true, "notify": false,
-            "require_two_step": true, "reason": "breach day"
-        }))
-        .await;
-    site.app
-        .wait_campaign(id, Duration::from_secs(30), |p| p["phase"] == "completed")
-        .await;
+    site.require_two_step_of(BEA).await;
     assert_eq!(site.app.request_reset(BEA).await.status(), 202);
     c.browser.goto(&site.reset_link_to(BEA).await).await;
     let b = &c.browser;

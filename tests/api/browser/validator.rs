@@ -6,13 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::site::{Site, ALICE, BAD_ADDRESS, COMMON_PASSWORD, NEW_PASSWORD};
 use super::states::{BEA, STATES};
 use super::tools;
 use crate::account_pages::secret_on;
-use crate::helpers::PASSWORD;
 
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 const VNU_TIMEOUT: Duration = Duration::from_secs(120);
@@ -200,17 +199,7 @@ async fn account_pages(c: &Client<'_>, out: &mut Vec<(&'static str, u16, String)
         .await;
     out.push(("sign-in-code", s, p));
 
-    site.app.create_account(BEA, Some(PASSWORD), false).await;
-    let id = site
-        .app
-        .start_campaign(&json!({
-            "scope": { "emails": [BEA] }, "revoke_sessions": true, "notify": false,
-            "require_two_step": true, "reason": "breach day"
-        }))
-        .await;
-    site.app
-        .wait_campaign(id, Duration::from_secs(30), |p| p["phase"] == "completed")
-        .await;
+    site.require_two_step_of(BEA).await;
     c.post("forgot", &origin, &[("email", BEA)]).await;
     let (_, form) = c.get(&site.reset_link_to(BEA).await).await;
     let token = hidden_token(&form);
