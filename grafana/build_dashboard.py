@@ -32,6 +32,8 @@ REFUSED_CODES = f'code=~"{SHED}|rate_limited"'
 NOT_HASHED = 'outcome=~"shed|expired|abandoned"'
 API_ROUTES = 'route!~"livez|readyz|metrics"'
 COMPLETED = 'outcome="completed"'
+# The lanes people wait in (the background lane rehashes; nobody waits for it).
+PEOPLE_SERVED = 'outcome="completed",lane=~"login|confirm"'
 MARKED = 'stage="marked"'
 TOTAL = 'stage="total"'
 SENT = 'status="sent"'
@@ -325,6 +327,52 @@ def build():
         unit="percentunit",
         min=0,
         max=1,
+    )
+
+    d.row("Waiting room")
+    d.panel(
+        "timeseries",
+        "The line and how fast it moves",
+        "Clients turned away and not yet served, by lane (summed over replicas), against the rate "
+        "each lane is served. The line divided by that rate is the wait the shed answers announce. "
+        "A long line: add hash workers or replicas (docs/waiting-room.md).",
+        [
+            (f"sum by (lane) (resetgate_waiting_clients{sel()})", "waiting {{lane}}"),
+            (
+                f"sum by (lane) ({rate('resetgate_hash_jobs_total', PEOPLE_SERVED)})",
+                "served per second {{lane}}",
+            ),
+        ],
+    )
+    d.panel(
+        "timeseries",
+        "Minutes to clear the line",
+        "Everyone now in line, over the rate the pool serves people: how long the last of them "
+        "waits if nobody else arrives.",
+        [
+            (
+                f"sum(resetgate_waiting_clients{sel()}) / clamp_min(sum("
+                f"{rate('resetgate_hash_jobs_total', PEOPLE_SERVED)}), 0.001) / 60",
+                "minutes",
+            )
+        ],
+        unit="m",
+        min=0,
+    )
+    d.panel(
+        "timeseries",
+        "Shed answers by announced wait",
+        "Shed answers per second by their Retry-After bucket (seconds, cumulative: le=60 counts every "
+        "answer of a minute or less). Mass in the high buckets is a long line.",
+        [(f"sum by (le) ({rate('resetgate_waiting_retry_after_seconds_bucket')})", "≤ {{le}} s")],
+        unit="ops",
+    )
+    d.panel(
+        "timeseries",
+        "Time in line when served",
+        "Ticket holders served per second by how long they had been in line (seconds, cumulative).",
+        [(f"sum by (le) ({rate('resetgate_waiting_ticket_age_seconds_bucket')})", "≤ {{le}} s")],
+        unit="ops",
     )
 
     d.row("Database pool")

@@ -1,6 +1,8 @@
 //! Wires the parts together: store, hasher, mailer, dispatcher, HTTP stack and server. Tests use
 //! [`start`] directly with their own store, clock and mailer; the CLI builds those from config.
 
+use crate::waiting::room::WaitingRoom;
+use crate::waiting::ticket::TicketKeys;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -185,6 +187,13 @@ pub async fn start_with_engine(parts: Parts, engine: MakeEngine) -> anyhow::Resu
         limit: AttemptLimit::DEFAULT,
         metrics: Arc::clone(&metrics),
     };
+    let waiting = WaitingRoom::new(
+        TicketKeys::new(&config.pepper),
+        config.waiting,
+        Arc::clone(&clock),
+        Arc::clone(&metrics),
+        hasher.pool().cloned(),
+    );
     let service = ResetService {
         store: Arc::clone(&store),
         factors,
@@ -219,6 +228,7 @@ pub async fn start_with_engine(parts: Parts, engine: MakeEngine) -> anyhow::Resu
         admin_token: config.admin.token_sha256.map(TokenDigest::from_bytes),
         public_base_url: config.public_base_url.clone(),
         site: Arc::new(config.site.clone()),
+        waiting,
     });
 
     let listener = TcpListener::bind(config.listen)

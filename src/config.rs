@@ -33,6 +33,7 @@ pub mod setting;
 pub mod smtp;
 #[cfg(test)]
 mod tests;
+mod waiting;
 
 pub use crate::mail::smtp::{SmtpAuth, SmtpConfig, SmtpTls};
 pub use admin::{AdminConfig, DEFAULT_ADMIN_LISTEN};
@@ -90,6 +91,7 @@ pub static GROUPS: &[&Group] = &[
     &smtp::GROUP,
     &outbox::GROUP,
     &campaign::GROUP,
+    &waiting::GROUP,
     &admin::GROUP,
     &logging::GROUP,
 ];
@@ -170,6 +172,8 @@ pub struct Config {
     pub admin: AdminConfig,
     pub dispatch: DispatchConfig,
     pub campaign: RunnerConfig,
+    /// The waiting room of shed answers.
+    pub waiting: crate::waiting::room::WaitConfig,
     /// The pages' and mails' default language and the operator's brand.
     pub site: crate::http::pages::Site,
     pub log_format: LogFormat,
@@ -233,6 +237,7 @@ impl Config {
             admin: admin::parse(&env)?,
             dispatch,
             campaign: campaign::parse(&env)?,
+            waiting: waiting::parse(&env)?,
             site,
             log_format: logging::parse(&env)?,
             effective: env.into_effective(),

@@ -10,3 +10,4 @@ pub mod router;
 pub mod server;
 pub mod stack;
 pub mod state;
+pub mod waiting;

@@ -62,3 +62,4 @@ pub mod sd_notify;
 pub mod secret;
 pub mod shutdown;
 pub mod storage;
+pub mod waiting;

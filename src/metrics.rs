@@ -21,6 +21,11 @@ use prometheus::{
     TextEncoder,
 };
 
+/// 1 s to an hour: the waits of a waiting room, from "at once" to a long breach-day line.
+const WAIT_BUCKETS: &[f64] = &[
+    1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+];
+
 /// 1 ms to 2 s: from a shed request to a slow hash under load.
 const LATENCY_BUCKETS: &[f64] = &[0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0];
 
@@ -61,7 +66,7 @@ const ERROR_CODE: Label = Label::fixed("code", &ERROR_CODES);
 const LANE: Label = Label::fixed("lane", &["confirm", "login", "background"]);
 const HASH_OUTCOME: Label = Label::fixed(
     "outcome",
-    &["completed", "failed", "shed", "expired", "abandoned"],
+    &["completed", "failed", "shed", "displaced", "expired", "abandoned"],
 );
 const LIMITER: Label = Label::fixed("limiter", &["global", "ip", "email"]);
 /// The limiters that keep per-key state (the per-email limit counts rows in the database).
@@ -161,10 +166,32 @@ family::declare_metrics! {
         seed: Seed::All,
     }
     /// Hashing jobs by lane and outcome: completed, failed (e.g. a corrupt stored hash), shed
-    /// (refused at admission), expired (deadline passed in the queue), abandoned (client gone).
+    /// (refused at admission), displaced (queued, then shed to make room for a client who arrived
+    /// earlier), expired (deadline passed in the queue), abandoned (client gone).
     hash_jobs: IntCounterVec {
         name: "resetgate_hash_jobs_total",
         labels: &[LANE, HASH_OUTCOME],
+        seed: Seed::All,
+    }
+    /// Clients this replica has turned away and not yet served, by lane: the waiting room's line
+    /// (see docs/waiting-room.md).
+    waiting_clients: IntGaugeVec {
+        name: "resetgate_waiting_clients",
+        labels: &[LANE],
+        seed: Seed::All,
+    }
+    /// How long ticket holders had been in line when they got their turn, in seconds, by lane.
+    waiting_ticket_age: HistogramVec {
+        name: "resetgate_waiting_ticket_age_seconds",
+        labels: &[LANE],
+        buckets: WAIT_BUCKETS,
+        seed: Seed::All,
+    }
+    /// The Retry-After of shed answers, in seconds, by lane: how long the line is.
+    waiting_retry_after: HistogramVec {
+        name: "resetgate_waiting_retry_after_seconds",
+        labels: &[LANE],
+        buckets: WAIT_BUCKETS,
         seed: Seed::All,
     }
     /// Jobs taken newest-first because their lane was congested (adaptive LIFO engaged).

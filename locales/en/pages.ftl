@@ -56,6 +56,24 @@ retry = { $secs ->
     [one] This page will try again by itself in { $secs } second.
    *[other] This page will try again by itself in { $secs } seconds.
 }
+# The waiting room: hashing capacity is full and this person has a place in line.
+in-line-title = You're in line
+in-line-wait-seconds = Your turn should come in less than a minute.
+# $minutes: the announced wait, rounded up.
+in-line-wait-minutes = { $minutes ->
+    [one] Your turn should come in about { $minutes } minute.
+   *[other] Your turn should come in about { $minutes } minutes.
+}
+# $ahead: people before you in this server's line.
+in-line-ahead = { $ahead ->
+    [0] Nobody is ahead of you.
+    [one] About { $ahead } person is ahead of you.
+   *[other] About { $ahead } people are ahead of you.
+}
+in-line-body = Many people are changing their password right now. Keep this page open: you keep your place, and people who came after you will not go first.
+in-line-asks-again = When your turn comes, you will be asked for your new password again: we do not keep it while you wait.
+in-line-asks-password = When your turn comes, sign in again: we do not keep your password while you wait.
+in-line-now = Try now
 error-title = Something went wrong
 error-body = We could not complete this request. Please try again in a moment.
 

@@ -57,6 +57,21 @@ retry = { $secs ->
     [one] Cette page réessaiera d’elle-même dans { $secs } seconde.
    *[other] Cette page réessaiera d’elle-même dans { $secs } secondes.
 }
+in-line-title = Vous êtes dans la file d’attente
+in-line-wait-seconds = Votre tour devrait venir dans moins d’une minute.
+in-line-wait-minutes = { $minutes ->
+    [one] Votre tour devrait venir dans environ { $minutes } minute.
+   *[other] Votre tour devrait venir dans environ { $minutes } minutes.
+}
+in-line-ahead = { $ahead ->
+    [0] Personne ne vous précède.
+    [one] Environ { $ahead } personne vous précède.
+   *[other] Environ { $ahead } personnes vous précèdent.
+}
+in-line-body = Beaucoup de personnes changent leur mot de passe en ce moment. Gardez cette page ouverte : vous gardez votre place, et les personnes arrivées après vous ne passeront pas avant.
+in-line-asks-again = Quand votre tour viendra, votre nouveau mot de passe vous sera demandé à nouveau : nous ne le gardons pas pendant l’attente.
+in-line-asks-password = Quand votre tour viendra, connectez-vous à nouveau : nous ne gardons pas votre mot de passe pendant l’attente.
+in-line-now = Réessayer maintenant
 error-title = Une erreur s’est produite
 error-body = Nous n’avons pas pu traiter cette demande. Veuillez réessayer dans un instant.
 

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use super::compute;
 use super::params::HashParams;
 use super::phc::{HashError, PhcString, StoredHash};
-use super::pool::{Done, Lane, Pool, PoolConfig, PoolError, Work};
+use super::pool::{Done, Lane, Place, Pool, PoolConfig, PoolError, Work};
 use crate::metrics::Metrics;
 use crate::reset::password::NewPassword;
 use crate::secret::SecretString;
@@ -24,14 +24,14 @@ use crate::secret::SecretString;
 /// Runs hashing jobs for the [`Hasher`].
 #[async_trait]
 pub trait HashEngine: Send + Sync {
-    /// Runs one job in `lane`.
-    async fn run(&self, lane: Lane, work: Work) -> Result<Done, PoolError>;
+    /// Runs one job at `place` (its lane and arrival).
+    async fn run(&self, place: Place, work: Work) -> Result<Done, PoolError>;
 
-    /// Refuses at once if a job in `lane` could not be admitted now.
+    /// Refuses at once if a job at `place` could not be admitted now.
     ///
     /// # Errors
     /// [`PoolError::Shed`].
-    fn precheck(&self, lane: Lane) -> Result<(), PoolError>;
+    fn precheck(&self, place: Place) -> Result<(), PoolError>;
 
     /// The pool behind the engine, whose gauges /metrics publishes; `None` when there is none.
     fn pool(&self) -> Option<&Pool>;
@@ -39,12 +39,12 @@ pub trait HashEngine: Send + Sync {
 
 #[async_trait]
 impl HashEngine for Pool {
-    async fn run(&self, lane: Lane, work: Work) -> Result<Done, PoolError> {
-        Pool::run(self, lane, work).await
+    async fn run(&self, place: Place, work: Work) -> Result<Done, PoolError> {
+        Pool::run(self, place, work).await
     }
 
-    fn precheck(&self, lane: Lane) -> Result<(), PoolError> {
-        Pool::precheck(self, lane)
+    fn precheck(&self, place: Place) -> Result<(), PoolError> {
+        Pool::precheck(self, place)
     }
 
     fn pool(&self) -> Option<&Pool> {
@@ -130,16 +130,16 @@ impl Hasher {
         self.engine.pool()
     }
 
-    async fn run(&self, lane: Lane, work: Work) -> Result<Done, PoolError> {
-        self.engine.run(lane, work).await
+    async fn run(&self, place: impl Into<Place>, work: Work) -> Result<Done, PoolError> {
+        self.engine.run(place.into(), work).await
     }
 
     /// Refuses at once if a job in `lane` could not be admitted now (see [`Pool::precheck`]).
     ///
     /// # Errors
     /// [`PoolError::Shed`].
-    pub fn precheck(&self, lane: Lane) -> Result<(), PoolError> {
-        self.engine.precheck(lane)
+    pub fn precheck(&self, place: impl Into<Place>) -> Result<(), PoolError> {
+        self.engine.precheck(place.into())
     }
 
     /// Hashes a new password (confirm lane).
@@ -147,10 +147,22 @@ impl Hasher {
     /// # Errors
     /// When the pool sheds or expires the job, or argon2 fails.
     pub async fn hash(&self, password: NewPassword) -> Result<PhcString, PoolError> {
+        self.hash_at(Lane::Confirm, password).await
+    }
+
+    /// Hashes a new password at `place` (the confirm lane, with the client's arrival).
+    ///
+    /// # Errors
+    /// When the pool sheds or expires the job, or argon2 fails.
+    pub async fn hash_at(
+        &self,
+        place: impl Into<Place>,
+        password: NewPassword,
+    ) -> Result<PhcString, PoolError> {
         let work = Work::Hash {
             password: SecretString::new(password.expose().to_owned()),
         };
-        match self.run(Lane::Confirm, work).await? {
+        match self.run(place, work).await? {
             Done::Hash(phc) => Ok(phc),
             Done::Verify(_) => Err(PoolError::Hash(HashError::Worker("wrong result kind".into()))),
         }
@@ -179,7 +191,7 @@ impl Hasher {
     /// When the pool sheds or expires the job, or the stored hash is corrupt.
     pub async fn verify(
         &self,
-        lane: Lane,
+        place: impl Into<Place>,
         password: SecretString,
         stored: Option<StoredHash>,
     ) -> Result<bool, PoolError> {
@@ -190,7 +202,7 @@ impl Hasher {
         };
         match self
             .run(
-                lane,
+                place,
                 Work::Verify {
                     password,
                     phc,

@@ -22,6 +22,12 @@
 //!   and pushing shed p99 to the 500 ms deadline; docs/perf.md measures both side by side, as the
 //!   series `pool@4e59e25`.)
 //!
+//! - **Ordered by arrival.** Within a lane, jobs wait in order of their client's arrival, which
+//!   the waiting room (`crate::waiting`) reads from a ticket for a client returning after a shed
+//!   answer. A full lane does not refuse a client who arrived earlier than its newest job: that
+//!   job is displaced (answered as shed, and its client keeps its own place) and the earlier
+//!   one takes its spot. So across retries, first come is first served.
+//!
 //! Lanes, highest first: `Confirm` (a user setting a new password), `Login`, `Background`
 //! (rehash-on-upgrade and anything else). Admission thresholds shrink down the lanes (100 %, 75 %,
 //! 25 % of the budget), so as load rises the lowest lane is shed first. Starvation rule: workers
@@ -68,12 +74,37 @@ impl Lane {
         }
     }
 
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
     /// Share of the queue budget a job of this lane may expect to wait.
     fn budget_share(self) -> f64 {
         match self {
             Self::Confirm => 1.0,
             Self::Login => 0.75,
             Self::Background => 0.25,
+        }
+    }
+}
+
+/// Where a job waits: its lane, and its client's arrival (ms since the Unix epoch), which orders
+/// the lane. Without a waiting room's arrival, a job arrives now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    pub lane: Lane,
+    pub arrival_ms: u64,
+}
+
+impl From<Lane> for Place {
+    fn from(lane: Lane) -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Self {
+            lane,
+            arrival_ms: u64::try_from(now.as_millis()).unwrap_or(u64::MAX),
         }
     }
 }
@@ -147,6 +178,7 @@ pub struct PoolConfig {
 struct Job {
     work: Work,
     lane: Lane,
+    arrival_ms: u64,
     enqueued: Instant,
     deadline: Instant,
     reply: oneshot::Sender<Result<Done, PoolError>>,
@@ -232,7 +264,8 @@ impl Pool {
     /// # Errors
     /// [`PoolError::Shed`] at admission, [`PoolError::Expired`] when the deadline passed in the
     /// queue, [`PoolError::Hash`] when argon2 fails.
-    pub async fn run(&self, lane: Lane, work: Work) -> Result<Done, PoolError> {
+    pub async fn run(&self, place: impl Into<Place>, work: Work) -> Result<Done, PoolError> {
+        let Place { lane, arrival_ms } = place.into();
         let (reply, done) = oneshot::channel();
         let now = Instant::now();
         {
@@ -241,16 +274,35 @@ impl Pool {
                 return Err(PoolError::Closed);
             }
             if let Err(retry_after) = self.admit(&q, lane) {
-                drop(q);
-                return Err(self.shed(lane, retry_after));
+                let queue = &mut q.lanes[lane as usize];
+                if queue.back().is_none_or(|j| j.arrival_ms <= arrival_ms) {
+                    drop(q);
+                    return Err(self.shed(lane, retry_after));
+                }
+                // Full, but this client came before the newest one waiting: that one makes room
+                // and keeps its own place for its next try.
+                if let Some(newest) = queue.pop_back() {
+                    self.shared
+                        .metrics
+                        .hash_jobs
+                        .with_label_values(&[lane.as_str(), "displaced"])
+                        .inc();
+                    let _ = newest.reply.send(Err(PoolError::Shed { retry_after }));
+                }
             }
-            q.lanes[lane as usize].push_back(Job {
-                work,
-                lane,
-                enqueued: now,
-                deadline: now + self.shared.config.job_deadline,
-                reply,
-            });
+            let queue = &mut q.lanes[lane as usize];
+            let at = queue.partition_point(|j| j.arrival_ms <= arrival_ms);
+            queue.insert(
+                at,
+                Job {
+                    work,
+                    lane,
+                    arrival_ms,
+                    enqueued: now,
+                    deadline: now + self.shared.config.job_deadline,
+                    reply,
+                },
+            );
             self.shared.publish_depths(&q);
         }
         self.shared.work_ready.notify_one();
@@ -263,12 +315,24 @@ impl Pool {
     ///
     /// # Errors
     /// [`PoolError::Shed`] with the retry hint when it would not.
-    pub fn precheck(&self, lane: Lane) -> Result<(), PoolError> {
+    pub fn precheck(&self, place: impl Into<Place>) -> Result<(), PoolError> {
+        let Place { lane, arrival_ms } = place.into();
         let q = self.shared.queues.lock();
-        self.admit(&q, lane).map_err(|retry_after| {
-            drop(q);
-            self.shed(lane, retry_after)
-        })
+        match self.admit(&q, lane) {
+            Ok(()) => Ok(()),
+            // It would displace a later arrival (see `run`).
+            Err(_)
+                if q.lanes[lane as usize]
+                    .back()
+                    .is_some_and(|j| j.arrival_ms > arrival_ms) =>
+            {
+                Ok(())
+            }
+            Err(retry_after) => {
+                drop(q);
+                Err(self.shed(lane, retry_after))
+            }
+        }
     }
 
     /// A refusal at admission, counted once whichever door refused it.

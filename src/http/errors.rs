@@ -5,6 +5,8 @@
 //! Deliberately one file, a little past the usual size: every error of every layer meets its
 //! status, code, headers and log line here, so a reviewer audits what clients can see in one place.
 
+use crate::http::waiting::TICKET_HEADER;
+use crate::waiting::room::Turn;
 use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
@@ -46,6 +48,12 @@ struct Problem<'a> {
     challenge: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     challenge_expires_in: Option<u64>,
+    /// `hashing_overloaded` with a place in line: the ticket to retry with (also in the
+    /// `Resetgate-Ticket` header) and how many are ahead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ticket: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ahead: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +123,10 @@ pub enum Error {
     /// Hashing capacity is exhausted; retry after the given number of seconds.
     #[error("too many password operations right now, retry shortly")]
     HashingOverloaded { retry_after_secs: u64 },
+    /// Hashing capacity is exhausted and the client has a place in line: come back after
+    /// `Retry-After` with the ticket.
+    #[error("too many password operations right now: you have a place in line, retry after Retry-After with the ticket")]
+    InLine(Turn),
     #[error("internal error")]
     Internal,
 }
@@ -244,7 +256,7 @@ impl Error {
             Self::Timeout => ErrorCode::Timeout,
             Self::Overloaded => ErrorCode::Overloaded,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
-            Self::HashingOverloaded { .. } => ErrorCode::HashingOverloaded,
+            Self::HashingOverloaded { .. } | Self::InLine(_) => ErrorCode::HashingOverloaded,
             Self::Internal => ErrorCode::InternalError,
         }
     }
@@ -278,6 +290,14 @@ impl Error {
                 } => Some(*expires_in_secs),
                 _ => None,
             },
+            ticket: match &self {
+                Self::InLine(turn) => Some(turn.ticket.as_str()),
+                _ => None,
+            },
+            ahead: match &self {
+                Self::InLine(turn) => Some(turn.ahead),
+                _ => None,
+            },
         };
         // Serialising a struct of strings and an integer cannot fail.
         let body = serde_json::to_vec(&body).unwrap_or_default();
@@ -293,6 +313,13 @@ impl Error {
             | Self::RateLimited { retry_after_secs, .. }
             | Self::MfaLocked { retry_after_secs } => {
                 h.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
+            }
+            Self::InLine(turn) => {
+                h.insert(RETRY_AFTER, HeaderValue::from(turn.retry_after.as_secs().max(1)));
+                // Base64url: always a valid header value.
+                if let Ok(v) = HeaderValue::from_str(&turn.ticket) {
+                    h.insert(TICKET_HEADER, v);
+                }
             }
             Self::MethodNotAllowed(allow) => {
                 if let Ok(v) = HeaderValue::from_str(&allow) {
@@ -360,8 +387,14 @@ pub fn for_client(resp: HttpResponse, page: Option<(&Site, Locale)>) -> HttpResp
         resp.status(),
         StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
     );
+    // A page already (the waiting room's "you're in line") stays as it is.
+    let is_page = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
     match page {
-        Some((site, locale)) if shed_or_limited => as_page(resp, site, locale),
+        Some((site, locale)) if shed_or_limited && !is_page => as_page(resp, site, locale),
         _ => resp,
     }
 }

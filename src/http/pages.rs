@@ -18,7 +18,7 @@ use url::Url;
 
 pub use self::site::{requested_locale, BrandCss, Site, Ui, MAX_BRAND_CSS_BYTES};
 pub use self::views::{
-    policy_text, violation_text, CodeField, Forgot, ForgotSent, Message, Page, Reset, ResetDone,
+    policy_text, violation_text, CodeField, Forgot, ForgotSent, InLine, Message, Page, Reset, ResetDone,
     ResetExpired, SignIn, SignInCode, TwoStep, TwoStepOn,
 };
 use super::errors::HttpResponse;

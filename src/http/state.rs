@@ -11,6 +11,7 @@ use crate::metrics::Metrics;
 use crate::reset::service::ResetService;
 use crate::reset::token::TokenDigest;
 use crate::storage::campaigns::CampaignStore;
+use crate::waiting::room::WaitingRoom;
 
 pub struct AppState {
     pub service: ResetService,
@@ -28,4 +29,6 @@ pub struct AppState {
     pub public_base_url: url::Url,
     /// The pages' default language and the operator's brand.
     pub site: Arc<Site>,
+    /// Where shed clients keep their place (tickets, Retry-After from the line).
+    pub waiting: WaitingRoom,
 }

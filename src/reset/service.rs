@@ -11,7 +11,7 @@ use super::token::BearerToken;
 use crate::clock::Clock;
 use crate::hashing::hasher::Hasher;
 use crate::hashing::phc::{PhcString, StoredHash};
-use crate::hashing::pool::{Lane, PoolError};
+use crate::hashing::pool::{Place, PoolError};
 use crate::i18n::Locale;
 use crate::mail::seal::Sealer;
 use crate::metrics::Metrics;
@@ -255,9 +255,10 @@ impl ResetService {
         new_password: &SecretString,
         sign_out_everywhere: bool,
         proof: Option<&Proof>,
+        place: Place,
     ) -> Result<ResetDone, Error> {
         // Overloaded: refuse before the token lookup, not after it.
-        self.hasher.precheck(Lane::Confirm)?;
+        self.hasher.precheck(place)?;
         let digest = token.digest();
         let account = self
             .store
@@ -276,7 +277,7 @@ impl ResetService {
             let proof = proof.ok_or(Error::SecondFactorRequired)?;
             self.factors.verify(account.id, proof).await?;
         }
-        let new_hash = self.hasher.hash(password).await?;
+        let new_hash = self.hasher.hash_at(place, password).await?;
         let committed = self
             .store
             .complete_reset(CompletedReset {
@@ -313,13 +314,18 @@ impl ResetService {
     ///
     /// # Errors
     /// [`Error::InvalidCredentials`] whenever the email/password pair does not match.
-    pub async fn login(&self, email: &EmailAddress, password: &SecretString) -> Result<Login, Error> {
+    pub async fn login(
+        &self,
+        email: &EmailAddress,
+        password: &SecretString,
+        place: Place,
+    ) -> Result<Login, Error> {
         if password.expose().len() > HARD_MAX_BYTES {
             // Bounds hashing cost; depends only on the input, so it reveals nothing about accounts.
             return Err(Error::InvalidCredentials);
         }
         // Overloaded: refuse before the account lookup, not after it.
-        self.hasher.precheck(Lane::Login)?;
+        self.hasher.precheck(place)?;
         let account = self.store.account_by_email(email).await?;
         let stored = account.as_ref().and_then(|a| {
             a.password_hash.clone().map(|phc| StoredHash {
@@ -330,7 +336,7 @@ impl ResetService {
         let normalized = normalize(password.expose());
         let mut ok = self
             .hasher
-            .verify(Lane::Login, normalized.clone(), stored.clone())
+            .verify(place, normalized.clone(), stored.clone())
             .await?;
         // A legacy system hashed the raw bytes; where NFKC changed them (decomposed accents,
         // full-width forms), try those bytes too. The upgrade then stores the normalised form.
@@ -339,7 +345,7 @@ impl ResetService {
         if normalized.expose() != password.expose() {
             let legacy = stored.as_ref().filter(|s| !ok && !s.peppered).cloned();
             let retried = legacy.is_some();
-            let again = self.hasher.verify(Lane::Login, password.clone(), legacy).await?;
+            let again = self.hasher.verify(place, password.clone(), legacy).await?;
             if retried {
                 ok = again;
             }

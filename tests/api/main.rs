@@ -32,3 +32,4 @@ mod reset_confirm;
 mod reset_request;
 mod smtp;
 mod smtp_sink;
+mod waiting_room;

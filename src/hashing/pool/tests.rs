@@ -140,6 +140,7 @@ fn a_waiting_lower_lane_is_passed_over_at_most_the_starvation_limit() {
         Job {
             work: hash_job("x"),
             lane,
+            arrival_ms: 0,
             enqueued: now,
             deadline: now + Duration::from_secs(60),
             reply,
@@ -167,4 +168,70 @@ fn lower_lanes_are_shed_first() {
     let wait = p.expected_wait(&q, Lane::Confirm);
     assert!(wait > Duration::from_millis(30), "{wait:?}");
     assert!(p.admit(&q, Lane::Background).is_err(), "background sheds first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_earlier_arrival_goes_first_and_displaces_the_newest_when_full() {
+    // One worker and a budget of one and a half hashes: one job may queue behind the running
+    // one, a second may not.
+    let params = HashParams::new(64 * 1024, 8, 1).unwrap();
+    let h = measure(params);
+    let p = Pool::start(
+        PoolConfig {
+            workers: 1,
+            queue_budget: h.mul_f64(1.5),
+            job_deadline: Duration::from_secs(10),
+            params,
+        },
+        SecretString::new("pool-test-pepper-0123456789abcdef".into()),
+        h,
+        Arc::new(Metrics::new()),
+    )
+    .unwrap();
+    let at = |arrival_ms: u64| Place {
+        lane: Lane::Confirm,
+        arrival_ms,
+    };
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let submit = |arrival: u64, tag: &'static str| {
+        let (p, order) = (p.clone(), Arc::clone(&order));
+        tokio::spawn(async move {
+            let r = p.run(at(arrival), hash_job(tag)).await;
+            order.lock().push((tag, r.is_ok()));
+        })
+    };
+    let blocker = submit(5_000, "blocker");
+    until_busy(&p).await;
+    let newcomer = submit(9_000, "newcomer");
+    for _ in 0..5000 {
+        if p.shared.queues.lock().queued() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(p.shared.queues.lock().queued(), 1, "the newcomer waits");
+    // Full now: a later arrival is refused at once, an earlier one takes the newcomer's place.
+    assert!(matches!(p.precheck(at(9_500)), Err(PoolError::Shed { .. })));
+    assert!(
+        p.precheck(at(1_000)).is_ok(),
+        "an earlier arrival would be admitted"
+    );
+    let returning = submit(1_000, "returning");
+    for h in [blocker, newcomer, returning] {
+        h.await.unwrap();
+    }
+    let order = order.lock().clone();
+    assert_eq!(
+        order,
+        vec![("newcomer", false), ("blocker", true), ("returning", true)],
+        "the newcomer was displaced at once; the returning client was served"
+    );
+    assert_eq!(
+        p.shared
+            .metrics
+            .hash_jobs
+            .with_label_values(&["confirm", "displaced"])
+            .get(),
+        1
+    );
 }

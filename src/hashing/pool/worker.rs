@@ -63,9 +63,12 @@ impl Shared {
             }
         };
         let queue = &mut q.lanes[lane as usize];
+        // The lane is ordered by arrival, so its longest-queued job may be anywhere in it.
         let congested = queue
-            .front()
-            .is_some_and(|j| now.duration_since(j.enqueued) > self.config.job_deadline / 2);
+            .iter()
+            .map(|j| j.enqueued)
+            .min()
+            .is_some_and(|e| now.duration_since(e) > self.config.job_deadline / 2);
         if congested {
             self.metrics.hash_lifo_picks.inc();
             queue.pop_back()

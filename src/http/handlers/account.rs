@@ -10,10 +10,12 @@ use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use serde::Deserialize;
 
+use crate::hashing::pool::Lane;
 use crate::http::errors::{Error, HttpResponse};
 use crate::http::extract;
 use crate::http::pages::{self, html, session_cookie, SignIn, SignInCode, TwoStep, TwoStepOn};
 use crate::http::state::AppState;
+use crate::http::waiting;
 use crate::i18n::Locale;
 use crate::mfa::totp::TotpCode;
 use crate::reset::factor::{self, Proof};
@@ -84,6 +86,7 @@ pub async fn sign_in_submit(
     locale: Locale,
     req: Request<Incoming>,
 ) -> Result<HttpResponse, Error> {
+    let headers = req.headers().clone();
     let form: SignInForm = extract::form(req, state.body_limit).await?;
     let wrong = |state: &AppState| {
         sign_in_page(
@@ -97,7 +100,22 @@ pub async fn sign_in_submit(
     let (Ok(email), Some(password)) = (extract::email(&form.email), form.password.as_ref()) else {
         return Ok(wrong(&state));
     };
-    match state.service.login(&email, password).await {
+    let subject = email.as_str().as_bytes();
+    let arrival = waiting::arrive(&state, &headers, Lane::Login, subject);
+    let result = state.service.login(&email, password, arrival.place()).await;
+    let result = match waiting::settle(&state, &arrival, subject, result) {
+        Ok(result) => result,
+        Err(turn) => {
+            return Ok(super::pages::in_line(
+                &state,
+                locale,
+                Lane::Login,
+                &turn,
+                "sign-in",
+            ))
+        }
+    };
+    match result {
         Ok(Login::Session { token, .. }) => Ok(signed_in(&state, &token)),
         Ok(Login::SecondFactor { challenge, .. }) => {
             let ui = state.site.ui(locale);

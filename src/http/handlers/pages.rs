@@ -8,13 +8,18 @@ use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use serde::Deserialize;
 
+use http::header::{HeaderValue, RETRY_AFTER, SET_COOKIE};
+
+use crate::error_code::ErrorCode;
+use crate::hashing::pool::Lane;
 use crate::http::errors::{Error, HttpResponse};
 use crate::http::extract;
 use crate::http::pages::{
-    self, html, policy_text, violation_text, CodeField, Forgot, ForgotSent, Message, Reset, ResetDone,
-    ResetExpired,
+    self, html, policy_text, violation_text, CodeField, Forgot, ForgotSent, InLine, Message, Reset,
+    ResetDone, ResetExpired,
 };
 use crate::http::state::AppState;
+use crate::http::waiting;
 use crate::i18n::Locale;
 use crate::mfa::recovery::RecoveryCode;
 use crate::mfa::totp::TotpCode;
@@ -23,6 +28,7 @@ use crate::reset::password::PolicyViolation;
 use crate::reset::service;
 use crate::reset::token::BearerToken;
 use crate::secret::SecretString;
+use crate::waiting::room::Turn;
 
 #[derive(Deserialize)]
 struct ForgotForm {
@@ -167,6 +173,7 @@ pub async fn reset_submit(
     locale: Locale,
     req: Request<Incoming>,
 ) -> Result<HttpResponse, Error> {
+    let headers = req.headers().clone();
     let form: ResetForm = extract::form(req, state.body_limit).await?;
     let sign_out = form.sign_out_everywhere.is_some();
     let password = form
@@ -193,11 +200,22 @@ pub async fn reset_submit(
         // The token is still live: the form again, with the reason, keeping the token.
         form_for(&state, locale, &form.token, sign_out, Some(refusal), status)
     };
-    match state
+    let digest = token.digest();
+    let subject = digest.as_bytes().as_slice();
+    let arrival = waiting::arrive(&state, &headers, Lane::Confirm, subject);
+    let result = state
         .service
-        .confirm_reset(&token, &password, sign_out, proof.as_ref())
-        .await
-    {
+        .confirm_reset(&token, &password, sign_out, proof.as_ref(), arrival.place())
+        .await;
+    let result = match waiting::settle(&state, &arrival, subject, result) {
+        Ok(result) => result,
+        Err(turn) => {
+            // Back to the form with the token only: the new password is not kept in the page.
+            let again = format!("reset?token={}", token.expose());
+            return Ok(in_line(&state, locale, Lane::Confirm, &turn, &again));
+        }
+    };
+    match result {
         Ok(done) => Ok(html(
             StatusCode::OK,
             &ResetDone {
@@ -219,6 +237,46 @@ pub async fn reset_submit(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// "You're in line" (503 with Retry-After): the place and the wait in words, the ticket in the
+/// lane's cookie, and a refresh back to the form (`again`) when the turn should have come. The
+/// form asks again for what was typed: a password is never kept in a page.
+pub(super) fn in_line(
+    state: &AppState,
+    locale: Locale,
+    lane: Lane,
+    turn: &Turn,
+    again: &str,
+) -> HttpResponse {
+    let asks_again = match lane {
+        Lane::Confirm => "in-line-asks-again",
+        _ => "in-line-asks-password",
+    };
+    let ui = state.site.ui(locale);
+    let secs = turn.retry_after.as_secs().max(1);
+    let mut resp = html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &InLine::new(&ui, secs, turn.ahead, again, asks_again),
+    );
+    // Counted as the shed it is (http_errors_total{code="hashing_overloaded"}).
+    resp.extensions_mut().insert(ErrorCode::HashingOverloaded);
+    let h = resp.headers_mut();
+    h.insert(RETRY_AFTER, HeaderValue::from(secs));
+    let base = &state.public_base_url;
+    let secure = if base.scheme() == "https" { "; Secure" } else { "" };
+    // As long as the ticket is valid: the announced wait and its grace (see `WaitingRoom`).
+    let max_age = secs + secs.max(60);
+    let cookie = format!(
+        "{}={}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}",
+        waiting::ticket_cookie(lane),
+        turn.ticket,
+        base.path()
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        h.insert(SET_COOKIE, v);
+    }
+    resp
 }
 
 /// Why the reset form comes back: the password, or the second factor (a message id).

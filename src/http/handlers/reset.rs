@@ -8,10 +8,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::mfa::{proof, ProofFields};
+use crate::hashing::pool::Lane;
 use crate::http::errors::{json_response, Error, HttpResponse};
 use crate::http::extract;
 use crate::http::pages::requested_locale;
 use crate::http::state::AppState;
+use crate::http::waiting;
 use crate::reset::token::BearerToken;
 use crate::secret::SecretString;
 
@@ -55,18 +57,24 @@ pub async fn request(state: Arc<AppState>, req: Request<Incoming>) -> Result<Htt
 }
 
 pub async fn confirm(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
+    let headers = req.headers().clone();
     let body: ResetConfirm = extract::json(req, state.body_limit).await?;
     let token = BearerToken::parse(&body.token).map_err(|_| Error::TokenInvalid)?;
     let proof = body.proof.present().then(|| proof(&body.proof)).transpose()?;
-    let done = state
+    let digest = token.digest();
+    let subject = digest.as_bytes().as_slice();
+    let arrival = waiting::arrive(&state, &headers, Lane::Confirm, subject);
+    let result = state
         .service
         .confirm_reset(
             &token,
             &body.new_password,
             body.sign_out_everywhere,
             proof.as_ref(),
+            arrival.place(),
         )
-        .await?;
+        .await;
+    let done = waiting::settle(&state, &arrival, subject, result).map_err(Error::InLine)??;
     Ok(json_response(
         StatusCode::OK,
         &json!({

@@ -8,9 +8,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::mfa::{proof, ProofFields};
+use crate::hashing::pool::Lane;
 use crate::http::errors::{json_response, Error, HttpResponse};
 use crate::http::extract;
 use crate::http::state::AppState;
+use crate::http::waiting;
 use crate::reset::service::Login;
 use crate::reset::token::BearerToken;
 use crate::secret::SecretString;
@@ -44,9 +46,13 @@ fn signed_in(session: &BearerToken, two_step_required: bool) -> HttpResponse {
 /// A right password for an enrolled account answers `401 mfa_required` with a challenge: no
 /// session exists until the code arrives at /v1/login/mfa.
 pub async fn login(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
+    let headers = req.headers().clone();
     let body: LoginBody = extract::json(req, state.body_limit).await?;
     let email = extract::email(&body.email)?;
-    match state.service.login(&email, &body.password).await? {
+    let subject = email.as_str().as_bytes();
+    let arrival = waiting::arrive(&state, &headers, Lane::Login, subject);
+    let result = state.service.login(&email, &body.password, arrival.place()).await;
+    match waiting::settle(&state, &arrival, subject, result).map_err(Error::InLine)?? {
         Login::Session {
             token,
             two_step_required,

@@ -25,6 +25,7 @@ macro_rules! pages {
 }
 
 pages!(
+    InLine,
     Forgot,
     ForgotSent,
     Reset,
@@ -121,6 +122,48 @@ pub struct ResetDone<'a> {
     pub ui: &'a Ui<'a>,
     pub signed_out: bool,
     pub two_step: TwoStepAfterReset,
+}
+
+/// "You're in line": the wait, the place, and a refresh that comes back with the ticket (in its
+/// cookie) when the turn should have come.
+#[derive(Template)]
+#[template(path = "in_line.html")]
+pub struct InLine<'a> {
+    pub ui: &'a Ui<'a>,
+    pub wait: Cow<'static, str>,
+    pub ahead: Cow<'static, str>,
+    pub retry: Cow<'static, str>,
+    pub refresh_secs: u64,
+    /// Where the refresh goes: the form again (relative, like every link of ours).
+    pub again: &'a str,
+    /// What the form will ask again (a message id): we do not keep a password in the page.
+    pub asks_again: &'static str,
+}
+
+impl<'a> InLine<'a> {
+    #[must_use]
+    pub fn new(
+        ui: &'a Ui<'a>,
+        refresh_secs: u64,
+        ahead: u64,
+        again: &'a str,
+        asks_again: &'static str,
+    ) -> Self {
+        let minutes = refresh_secs.div_ceil(60);
+        Self {
+            ui,
+            wait: if refresh_secs < 60 {
+                ui.t("in-line-wait-seconds")
+            } else {
+                ui.t_with("in-line-wait-minutes", &[("minutes", minutes)])
+            },
+            ahead: ui.t_with("in-line-ahead", &[("ahead", ahead)]),
+            retry: ui.t_with("retry", &[("secs", refresh_secs)]),
+            refresh_secs,
+            again,
+            asks_again,
+        }
+    }
 }
 
 /// A page that only says what happened: refused, busy, rate limited, failed. With

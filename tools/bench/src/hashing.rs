@@ -11,7 +11,7 @@ use resetgate::hashing::compute;
 use resetgate::hashing::hasher::{self, EngineSpec, HashEngine, MakeEngine};
 use resetgate::hashing::params::HashParams;
 use resetgate::hashing::phc::HashError;
-use resetgate::hashing::pool::{Done, Lane, Pool, PoolError, Work};
+use resetgate::hashing::pool::{Done, Place, Pool, PoolError, Work};
 use resetgate::metrics::Metrics;
 use resetgate::secret::SecretString;
 
@@ -66,7 +66,8 @@ pub fn unbounded_engine(spec: EngineSpec) -> Result<Arc<dyn HashEngine>, HashErr
 
 #[async_trait]
 impl HashEngine for Unbounded {
-    async fn run(&self, lane: Lane, work: Work) -> Result<Done, PoolError> {
+    async fn run(&self, place: Place, work: Work) -> Result<Done, PoolError> {
+        let lane = place.lane;
         let (pepper, params, metrics) = (self.pepper.clone(), self.params, Arc::clone(&self.metrics));
         tokio::task::spawn_blocking(move || {
             let started = Instant::now();
@@ -84,7 +85,7 @@ impl HashEngine for Unbounded {
     }
 
     /// Never refuses: no admission is what makes it the baseline.
-    fn precheck(&self, _lane: Lane) -> Result<(), PoolError> {
+    fn precheck(&self, _place: Place) -> Result<(), PoolError> {
         Ok(())
     }
 
@@ -98,7 +99,7 @@ mod tests {
     use std::time::Duration;
 
     use resetgate::hashing::hasher::Hasher;
-    use resetgate::hashing::pool::PoolConfig;
+    use resetgate::hashing::pool::{Lane, PoolConfig};
     use resetgate::reset::email::EmailAddress;
     use resetgate::reset::password::{normalize, PasswordPolicy};
 

@@ -13,7 +13,7 @@
 //! - `targets`: the targets, judged against the numbers, with the evidence for misses.
 //! - `report`: Markdown (generated from the numbers), CSV and the plot.
 
-mod gateway;
+pub(crate) mod gateway;
 mod generator;
 mod monitor;
 mod phase;
@@ -247,7 +247,7 @@ fn series(args: &Args, own: &Launch) -> anyhow::Result<Vec<Series>> {
 }
 
 /// Runs the calibration on a blocking thread: it keeps W cores busy hashing for seconds.
-async fn measure_capacity(
+pub(crate) async fn measure_capacity(
     params: HashParams,
     workers: usize,
     duration: Duration,
@@ -259,7 +259,7 @@ async fn measure_capacity(
 }
 
 /// How this run was invoked, for the report's "reproduce" line, quoted for a POSIX shell.
-fn command_line() -> String {
+pub(crate) fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
     format!("cargo run -p resetgate-bench --release -- {}", args.join(" "))
 }

@@ -3,12 +3,14 @@
 //! - `loadtest` (`loadtest`): measures capacity C, offers multiples of it to gateways on loopback,
 //!   pool against the naive baseline, and writes the report.
 //! - `campaign-bench` (`campaign_bench`): the breach-day campaign over N accounts on PostgreSQL.
+//! - `waiting-room` (`waiting_room`): the waiting room's population simulation (issue #15).
 //! - `gateway`: resetgate's own demo gateway on a chosen hashing engine (`hashing`); `loadtest`
 //!   runs it as the process under test.
 
 mod campaign_bench;
 mod hashing;
 mod loadtest;
+mod waiting_room;
 
 use std::process::ExitCode;
 
@@ -35,6 +37,10 @@ enum Command {
     /// The breach-day run: seed N accounts, run one campaign to completion against a local SMTP
     /// sink, and report marking time and send-rate accuracy (docs/perf-campaign.md).
     CampaignBench(campaign_bench::Args),
+    /// The waiting room's population simulation: N users on a breach-day arrival curve against
+    /// a real gateway, retrying as told with tickets, against naive and backoff baselines
+    /// (docs/waiting-room-sim.md).
+    WaitingRoom(waiting_room::Args),
     /// Run `resetgate demo` (the library's, linked in) on the given hashing engine, configured from
     /// `RESETGATE_*` like the real one. The process `loadtest` measures. NOT DURABLE.
     Gateway {
@@ -60,6 +66,7 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Loadtest(args) => loadtest::run(args).await,
         Command::CampaignBench(args) => campaign_bench::run(args).await,
+        Command::WaitingRoom(args) => waiting_room::run(args).await,
         Command::Gateway {
             hashing,
             seed_email,

@@ -72,6 +72,8 @@ fn every_state(ui: &Ui<'_>) -> Vec<String> {
         }
         .render(),
         ResetExpired { ui }.render(),
+        InLine::new(ui, 42, 2500, "reset?token=abc", "in-line-asks-again").render(),
+        InLine::new(ui, 1800, 1, "sign-in", "in-line-asks-password").render(),
         ResetDone {
             ui,
             signed_out: true,

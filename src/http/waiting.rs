@@ -1,0 +1,62 @@
+//! The waiting room at the HTTP edge: the ticket a client presents (a header for API clients,
+//! a cookie for browsers) and what a flow's outcome means for its place in line.
+
+use http::HeaderMap;
+
+use crate::hashing::pool::Lane;
+use crate::http::state::AppState;
+use crate::reset::service;
+use crate::waiting::room::{Arrival, Turn};
+
+/// The request and response header that carries a ticket.
+pub const TICKET_HEADER: &str = "resetgate-ticket";
+/// The cookie that carries a browser's ticket (one per lane: a sign-in and a reset wait apart).
+#[must_use]
+pub fn ticket_cookie(lane: Lane) -> String {
+    format!("rg_ticket_{}", lane.as_str())
+}
+
+/// The ticket the request presents for `lane`: the header, else the lane's cookie.
+#[must_use]
+pub fn presented(headers: &HeaderMap, lane: Lane) -> Option<String> {
+    if let Some(v) = headers.get(TICKET_HEADER).and_then(|v| v.to_str().ok()) {
+        return Some(v.trim().to_owned());
+    }
+    let name = ticket_cookie(lane);
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The request's arrival in `lane` for `subject` (what its ticket is bound to).
+#[must_use]
+pub fn arrive(state: &AppState, headers: &HeaderMap, lane: Lane, subject: &[u8]) -> Arrival {
+    state
+        .waiting
+        .arrive(lane, subject, presented(headers, lane).as_deref())
+}
+
+/// A flow's result, as far as the line is concerned: shed means a place in line (the client's
+/// turn and ticket); anything else means the client had its turn.
+///
+/// # Errors
+/// The [`Turn`] when the pool shed the request.
+pub fn settle<T>(
+    state: &AppState,
+    arrival: &Arrival,
+    subject: &[u8],
+    result: Result<T, service::Error>,
+) -> Result<Result<T, service::Error>, Turn> {
+    match result {
+        Err(service::Error::Overloaded { .. }) => Err(state.waiting.turned_away(arrival, subject)),
+        other => {
+            state.waiting.admitted(arrival);
+            Ok(other)
+        }
+    }
+}

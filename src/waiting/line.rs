@@ -1,0 +1,241 @@
+//! One lane's line on this replica: who is waiting, by arrival second, and from that and the
+//! lane's measured service rate, the wait a shed answer announces.
+//!
+//! **The formula.** A client that arrived at second `a` has `ahead(a)` clients in line before it
+//! (all who arrived in earlier seconds; a newcomer also counts everyone of its own second, a
+//! returning client half of them). The lane is served at `rate` jobs per second, measured over
+//! the last [`RATE_WINDOW_SECS`] from the pool's completed jobs. Its turn should come in
+//! `wait = ahead / rate` seconds. The answer is
+//!
+//! `Retry-After = clamp(ceil(wait + U(0, spread)), min, max)`, `spread = max(1 s, jitter × wait)`
+//!
+//! Why: every client of one second returning in the same instant is the thundering herd the
+//! issue describes, so each gets its own offset within a window (the "jitter" of AWS's
+//! exponential backoff and jitter). Unlike AWS's "full jitter" (uniform in [0, wait]) the window
+//! starts at the estimate, not at zero: returning before one's turn only buys another refusal and
+//! costs the server a request, while the pool orders by arrival, so a client returning a little
+//! late is still served before everyone who came after it.
+//!
+//! Everything here is per replica. Behind a round-robin balancer each replica sees about 1/N of
+//! the crowd and of the capacity, so its estimate holds; the order is exact within a replica and
+//! approximate across them (docs/waiting-room.md).
+
+use std::collections::VecDeque;
+
+/// The service rate is measured over this many seconds.
+pub const RATE_WINDOW_SECS: u64 = 10;
+
+/// The settings of the announced wait.
+#[derive(Debug, Clone, Copy)]
+pub struct Announce {
+    pub min_secs: u64,
+    pub max_secs: u64,
+    /// Fraction of the wait over which returns are spread (at least one second).
+    pub jitter: f64,
+}
+
+#[derive(Debug, Default)]
+pub struct Line {
+    /// (arrival second, clients), oldest first.
+    waiting: VecDeque<(u64, u32)>,
+    total: u64,
+    /// (second, the lane's completed-job counter then), oldest first, over the rate window.
+    samples: VecDeque<(u64, u64)>,
+}
+
+impl Line {
+    /// Clients in line.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.total
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Forgets arrivals before `oldest` (their tickets are no longer honoured).
+    pub fn expire(&mut self, oldest: u64) {
+        while let Some(&(s, n)) = self.waiting.front() {
+            if s >= oldest {
+                break;
+            }
+            self.total -= u64::from(n);
+            self.waiting.pop_front();
+        }
+    }
+
+    /// A newcomer turned away joins the line.
+    pub fn join(&mut self, arrival: u64) {
+        self.total += 1;
+        let at = self.waiting.partition_point(|&(s, _)| s < arrival);
+        match self.waiting.get_mut(at) {
+            Some((s, n)) if *s == arrival => *n += 1,
+            _ => self.waiting.insert(at, (arrival, 1)),
+        }
+    }
+
+    /// A ticket holder was served: it leaves the line.
+    pub fn leave(&mut self, arrival: u64) {
+        let at = self.waiting.partition_point(|&(s, _)| s < arrival);
+        if let Some((s, n)) = self.waiting.get_mut(at) {
+            if *s == arrival {
+                *n -= 1;
+                self.total -= 1;
+                if *n == 0 {
+                    self.waiting.remove(at);
+                }
+            }
+        }
+    }
+
+    /// Clients in line before one that arrived at `arrival`.
+    #[must_use]
+    pub fn ahead_of(&self, arrival: u64, returning: bool) -> u64 {
+        let mut ahead = 0;
+        for &(s, n) in &self.waiting {
+            if s < arrival {
+                ahead += u64::from(n);
+            } else {
+                if s == arrival {
+                    // A newcomer is behind everyone of its second; a returning client, on
+                    // average, behind half of them (itself excluded).
+                    ahead += if returning {
+                        u64::from(n.saturating_sub(1) / 2)
+                    } else {
+                        u64::from(n)
+                    };
+                }
+                break;
+            }
+        }
+        ahead
+    }
+
+    /// Records the lane's completed-job counter at second `now`.
+    pub fn sample(&mut self, now: u64, completed: u64) {
+        match self.samples.back_mut() {
+            Some((s, c)) if *s == now => *c = completed,
+            _ => self.samples.push_back((now, completed)),
+        }
+        // Keep one sample at or before the window's start, so the rate spans the whole window.
+        while self
+            .samples
+            .get(1)
+            .is_some_and(|&(s, _)| s + RATE_WINDOW_SECS <= now)
+        {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Jobs per second the lane completed over the window, once at least a second of it exists.
+    #[must_use]
+    pub fn rate(&self) -> Option<f64> {
+        let (&(s0, c0), &(s1, c1)) = (self.samples.front()?, self.samples.back()?);
+        (s1 > s0).then(|| {
+            #[allow(clippy::cast_precision_loss)] // counts and seconds: exact far beyond need
+            let r = (c1.saturating_sub(c0)) as f64 / (s1 - s0) as f64;
+            r
+        })
+    }
+}
+
+impl Announce {
+    /// The Retry-After, in seconds, for a client with `ahead` before it on a lane served at
+    /// `rate` per second; `unit` is a uniform draw in [0, 1).
+    #[must_use]
+    pub fn retry_after(&self, ahead: u64, rate: f64, unit: f64) -> u64 {
+        #[allow(clippy::cast_precision_loss)]
+        let wait = if rate > 0.0 {
+            ahead as f64 / rate
+        } else {
+            self.max_secs as f64
+        };
+        let spread = (self.jitter * wait).max(1.0);
+        let secs = (wait + unit * spread).ceil();
+        // In [min, max]: a positive number far below u64::MAX (and the bounds far below 2^52).
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let secs = secs.clamp(self.min_secs as f64, self.max_secs as f64) as u64;
+        secs.max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_counts_who_came_before() {
+        let mut l = Line::default();
+        for a in [10, 10, 11, 12, 12, 12] {
+            l.join(a);
+        }
+        assert_eq!(l.len(), 6);
+        assert_eq!(l.ahead_of(9, false), 0);
+        assert_eq!(l.ahead_of(11, true), 2);
+        assert_eq!(l.ahead_of(12, false), 6, "a newcomer is behind its whole second");
+        assert_eq!(
+            l.ahead_of(12, true),
+            4,
+            "a returning client, behind half of the others"
+        );
+        l.leave(10);
+        l.leave(10);
+        l.leave(10); // not there any more: nothing changes
+        assert_eq!(l.len(), 4);
+        assert_eq!(l.ahead_of(12, false), 4);
+        l.expire(12);
+        assert_eq!(l.len(), 3);
+        l.join(11); // a late ticket from an earlier second still sorts in order
+        assert_eq!(l.ahead_of(12, false), 4);
+    }
+
+    #[test]
+    fn the_rate_is_measured_over_the_window() {
+        let mut l = Line::default();
+        assert_eq!(l.rate(), None);
+        l.sample(100, 1000);
+        assert_eq!(l.rate(), None, "one sample is no rate");
+        l.sample(104, 1240);
+        assert_eq!(l.rate(), Some(60.0));
+        l.sample(120, 1240 + 60 * 16);
+        // The window keeps the last ten seconds (and the sample at its edge).
+        assert_eq!(l.rate(), Some(60.0));
+    }
+
+    #[test]
+    fn the_wait_is_the_place_over_the_rate_spread_and_bounded() {
+        let a = Announce {
+            min_secs: 1,
+            max_secs: 600,
+            jitter: 0.1,
+        };
+        assert_eq!(
+            a.retry_after(0, 60.0, 0.0),
+            1,
+            "nobody ahead: at once (one second)"
+        );
+        assert_eq!(a.retry_after(6000, 60.0, 0.0), 100, "6000 ahead at 60/s");
+        assert_eq!(
+            a.retry_after(6000, 60.0, 0.999),
+            110,
+            "spread over a tenth of the wait"
+        );
+        assert_eq!(
+            a.retry_after(60, 60.0, 0.5),
+            2,
+            "a short wait spreads over a second"
+        );
+        assert_eq!(a.retry_after(1_000_000, 60.0, 0.0), 600, "bounded above");
+        assert_eq!(
+            a.retry_after(5, 0.0, 0.0),
+            600,
+            "no service measured: the maximum"
+        );
+    }
+}

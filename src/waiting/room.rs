@@ -1,0 +1,195 @@
+//! The waiting room as the HTTP layer uses it: read a presented ticket into an arrival, and when
+//! the pool sheds, answer with the wait and a fresh ticket that keeps the arrival.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::line::{Announce, Line};
+use super::ticket::{Ticket, TicketKeys};
+use crate::clock::Clock;
+use crate::hashing::pool::{Lane, Place, Pool};
+use crate::metrics::Metrics;
+
+/// The waiting room's settings (`config::waiting`).
+#[derive(Debug, Clone, Copy)]
+pub struct WaitConfig {
+    pub announce: Announce,
+    /// How long an arrival keeps its place; older tickets are new arrivals again.
+    pub max_age: Duration,
+}
+
+/// A request's place: its lane and when it (first) arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    pub lane: Lane,
+    pub arrival_ms: u64,
+    /// It came with a valid ticket, so it is already counted in the line.
+    pub returning: bool,
+}
+
+impl Arrival {
+    /// Where the pool puts its job.
+    #[must_use]
+    pub fn place(&self) -> Place {
+        Place {
+            lane: self.lane,
+            arrival_ms: self.arrival_ms,
+        }
+    }
+}
+
+/// What a shed answer tells the client.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub retry_after: Duration,
+    /// Clients in line before this one (on this replica).
+    pub ahead: u64,
+    /// The ticket to come back with; same arrival, new expiry.
+    pub ticket: String,
+}
+
+pub struct WaitingRoom {
+    keys: TicketKeys,
+    config: WaitConfig,
+    lines: [Mutex<Line>; 3],
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    /// The capacity estimate before any rate is measured; `None` on an engine without a pool.
+    pool: Option<Pool>,
+}
+
+impl WaitingRoom {
+    #[must_use]
+    pub fn new(
+        keys: TicketKeys,
+        config: WaitConfig,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        pool: Option<Pool>,
+    ) -> Self {
+        Self {
+            keys,
+            config,
+            lines: Default::default(),
+            clock,
+            metrics,
+            pool,
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.clock.now().timestamp_millis()).unwrap_or(0)
+    }
+
+    fn max_age_ms(&self) -> u64 {
+        u64::try_from(self.config.max_age.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The request's arrival: the ticket's, when `presented` is a valid one for `subject` in
+    /// `lane`; otherwise now (a new arrival; a bad ticket is never an error).
+    #[must_use]
+    pub fn arrive(&self, lane: Lane, subject: &[u8], presented: Option<&str>) -> Arrival {
+        let now = self.now_ms();
+        let ticket = presented
+            .and_then(|p| self.keys.check(p, lane, subject, now))
+            .filter(|t| t.arrival_ms + self.max_age_ms() > now);
+        Arrival {
+            lane,
+            arrival_ms: ticket.map_or(now, |t| t.arrival_ms),
+            returning: ticket.is_some(),
+        }
+    }
+
+    /// The request got its hashing turn: a ticket holder leaves the line.
+    pub fn admitted(&self, a: &Arrival) {
+        if !a.returning {
+            return;
+        }
+        let now = self.now_ms();
+        self.lines[a.lane as usize].lock().leave(a.arrival_ms / 1000);
+        #[allow(clippy::cast_precision_loss)] // ms of waiting: exact in f64
+        let age = now.saturating_sub(a.arrival_ms) as f64 / 1000.0;
+        self.metrics
+            .waiting_ticket_age
+            .with_label_values(&[a.lane.as_str()])
+            .observe(age);
+        self.publish(a.lane);
+    }
+
+    /// The pool shed the request: its place in line, when to come back, and the ticket to come
+    /// back with. A newcomer joins the line; a returning client is already in it.
+    #[must_use]
+    pub fn turned_away(&self, a: &Arrival, subject: &[u8]) -> Turn {
+        let now = self.now_ms();
+        let lane = a.lane;
+        let completed = self
+            .metrics
+            .hash_jobs
+            .with_label_values(&[lane.as_str(), "completed"])
+            .get();
+        let (ahead, rate) = {
+            let mut waiting = self.lines[lane as usize].lock();
+            waiting.expire(now.saturating_sub(self.max_age_ms()) / 1000);
+            waiting.sample(now / 1000, completed);
+            let ahead = waiting.ahead_of(a.arrival_ms / 1000, a.returning);
+            if !a.returning {
+                waiting.join(a.arrival_ms / 1000);
+            }
+            (ahead, waiting.rate())
+        };
+        let rate = rate
+            .filter(|r| *r > 0.0)
+            .or_else(|| self.capacity())
+            .unwrap_or(0.0);
+        let secs = self
+            .config
+            .announce
+            .retry_after(ahead, rate, rand::random::<f64>());
+        #[allow(clippy::cast_precision_loss)]
+        self.metrics
+            .waiting_retry_after
+            .with_label_values(&[lane.as_str()])
+            .observe(secs as f64);
+        self.publish(lane);
+        // Valid until a while after the announced turn: a client a little late keeps its place.
+        let grace = secs.max(60) * 1000;
+        let ticket = self.keys.issue(
+            Ticket {
+                lane,
+                arrival_ms: a.arrival_ms,
+                expires_ms: now + secs * 1000 + grace,
+            },
+            subject,
+        );
+        Turn {
+            retry_after: Duration::from_secs(secs),
+            ahead,
+            ticket,
+        }
+    }
+
+    /// W / measured hash time, split evenly over the lanes that hash for people.
+    fn capacity(&self) -> Option<f64> {
+        let pool = self.pool.as_ref()?;
+        let secs = pool.hash_time().as_secs_f64();
+        #[allow(clippy::cast_precision_loss)]
+        let workers = pool.config().workers as f64;
+        (secs > 0.0).then(|| workers / secs / 2.0)
+    }
+
+    fn publish(&self, lane: Lane) {
+        let n = self.lines[lane as usize].lock().len();
+        self.metrics
+            .waiting_clients
+            .with_label_values(&[lane.as_str()])
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Clients in `lane`'s line on this replica.
+    #[must_use]
+    pub fn waiting(&self, lane: Lane) -> u64 {
+        self.lines[lane as usize].lock().len()
+    }
+}

@@ -1,0 +1,260 @@
+//! `resetgate-bench waiting-room`: the population simulation of issue #15. N virtual users, each
+//! wanting one login verified, arrive on a breach-day curve at a real gateway on loopback (the
+//! pool, at the default argon2 parameters) and behave as their strategy says when refused:
+//! `ticket` (Retry-After with the ticket), `every-second` and `backoff` (the baselines, run the
+//! same day against the same C). Each strategy gets a fresh gateway. The report compares each
+//! with the ideal FIFO server of capacity C measured in the same run.
+//!
+//! - `population`: arrivals and the users' behaviour.
+//! - `analysis`: the figures, against the same run's ideal.
+
+mod analysis;
+mod population;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use resetgate::config::{DEFAULT_HASH_DEADLINE_MS, DEFAULT_HASH_QUEUE_BUDGET_MS};
+use resetgate::hashing::params::HashParams;
+
+use crate::hashing::Mode;
+use crate::loadtest::gateway::{Gateway, Launch, Series, Settings};
+use analysis::Summary;
+use population::{Patience, Strategy};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Virtual users, each wanting one login verified.
+    #[arg(long, default_value_t = 20_000)]
+    users: usize,
+    /// Time constant of the arrivals' decay after the breach email, in seconds (arrivals span
+    /// five of them).
+    #[arg(long, default_value_t = 60)]
+    decay_secs: u64,
+    /// Strategies to run, each against a fresh gateway.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "ticket,every-second,backoff")]
+    strategies: Vec<Strategy>,
+    /// A user gives up after this many refusals...
+    #[arg(long, default_value_t = 10)]
+    give_up_refusals: u32,
+    /// ...or after waiting this long.
+    #[arg(long, default_value_t = 1800)]
+    give_up_secs: u64,
+    /// Seconds of full-load hashing to measure C.
+    #[arg(long, default_value_t = 3)]
+    calibrate_secs: u64,
+    /// The report; its CSV (waiting-room-data.csv) and plot (waiting-room.png) sit beside it.
+    #[arg(long, default_value = "docs/waiting-room-sim.md")]
+    out: PathBuf,
+}
+
+/// # Errors
+/// When the gateway cannot be started or the report cannot be written.
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.users > 0, "--users must be at least 1");
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let params = HashParams::default();
+    let out_dir = args
+        .out
+        .parent()
+        .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let capacity =
+        crate::loadtest::measure_capacity(params, workers, Duration::from_secs(args.calibrate_secs)).await?;
+    let c = capacity.hashes_per_sec;
+    #[allow(clippy::cast_precision_loss)] // a user count: exact in f64
+    let ideal = args.users as f64 / c;
+    println!("C = {c:.1} hashes/s on {workers} worker(s); ideal N/C = {ideal:.0} s");
+    let settings = Settings {
+        workers,
+        queue_budget: Duration::from_millis(DEFAULT_HASH_QUEUE_BUDGET_MS),
+        deadline: Duration::from_millis(DEFAULT_HASH_DEADLINE_MS),
+        request_timeout: Duration::from_secs(10),
+        log_dir: std::env::temp_dir(),
+    };
+    let series = Series {
+        label: "pool".to_owned(),
+        mode: Mode::Pool,
+        launch: Launch::own()?,
+    };
+    let arrivals = population::arrivals(args.users, Duration::from_secs(args.decay_secs));
+    let patience = Patience {
+        refusals: args.give_up_refusals,
+        wait: Duration::from_secs(args.give_up_secs),
+    };
+    let mut summaries = Vec::new();
+    for &strategy in &args.strategies {
+        let gateway = Gateway::start(&settings, &series).await?;
+        let url = format!("http://{}/v1/login", gateway.addr);
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(usize::MAX)
+            .timeout(Duration::from_secs(15))
+            .build()
+            .context("building the HTTP client")?;
+        println!("{}: {} users ...", strategy.as_str(), args.users);
+        let start = Instant::now() + Duration::from_millis(500);
+        let users: Vec<_> = arrivals
+            .iter()
+            .enumerate()
+            .map(|(id, &arrival)| {
+                tokio::spawn(population::live(
+                    http.clone(),
+                    url.clone(),
+                    id,
+                    start,
+                    arrival,
+                    strategy,
+                    patience,
+                ))
+            })
+            .collect();
+        let mut fates = Vec::with_capacity(users.len());
+        for u in users {
+            fates.push(u.await.context("a virtual user")?);
+        }
+        gateway.stop().await?;
+        let s = analysis::summarise(strategy, &fates, c);
+        println!(
+            "{}: done {} / {}, makespan {:.2} N/C, wait p99 {:.2}, {:.2} requests per user, storm goodput min {:.2} C",
+            strategy.as_str(),
+            s.done,
+            s.users,
+            s.makespan_ratio,
+            s.wait_p99,
+            s.requests_per_done,
+            s.storm_goodput_min
+        );
+        summaries.push(s);
+    }
+    let csv = out_dir.join("waiting-room-data.csv");
+    std::fs::write(&csv, csv_of(&summaries)).with_context(|| format!("writing {}", csv.display()))?;
+    std::fs::write(&args.out, report(&args, c, workers, &summaries))
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    println!("wrote {} and {}", args.out.display(), csv.display());
+    plot(&out_dir, &csv);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn csv_of(summaries: &[Summary]) -> String {
+    let mut out = String::from("strategy,second,completions,backlog\n");
+    for s in summaries {
+        for (sec, (done, backlog)) in s.timeline.iter().enumerate() {
+            let _ = writeln!(out, "{},{sec},{done},{backlog}", s.strategy.as_str());
+        }
+    }
+    out
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "**not met**"
+    }
+}
+
+fn report(args: &Args, c: f64, workers: usize, summaries: &[Summary]) -> String {
+    #[allow(clippy::cast_precision_loss)] // a user count: exact in f64
+    let ideal = args.users as f64 / c;
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# Waiting room: the population simulation\n\n\
+         Generated by `resetgate-bench waiting-room` (issue #15); edit the tool, not this file.\n\n\
+         Reproduce: `{}`\n\n\
+         {} virtual users, each wanting one login verified (one argon2 computation), arrive over \
+         {} s on an exponential decay with a {} s time constant (a spike after the breach email), \
+         at a real gateway on loopback: the pool with {workers} worker(s) at the default argon2 \
+         parameters, default queue budget and deadline. C = **{c:.1} hashes/s**, measured in the \
+         same run, so the ideal time for everyone is N/C = {:.0} s. A user gives up after {} \
+         refusals or {} minutes. Each strategy runs against a fresh gateway:\n\n\
+         - `ticket`: comes back after `Retry-After` with the ticket of the last answer.\n\
+         - `every-second`: today's naive client, every second, no ticket.\n\
+         - `backoff`: exponential backoff with full jitter (1 s base, 60 s cap), no ticket.\n\n\
+         A user's wait ratio is its wait over its wait at an ideal FIFO server of capacity C, both \
+         floored at one second (the resolution of Retry-After). The storm is every second whose \
+         backlog (arrived, neither served nor gone) exceeds one second of work; its goodput is the \
+         lowest {}-second window.\n",
+        crate::loadtest::command_line(),
+        args.users,
+        args.decay_secs * 5,
+        args.decay_secs,
+        ideal,
+        args.give_up_refusals,
+        args.give_up_secs / 60,
+        analysis::GOODPUT_WINDOW,
+    );
+    let _ = writeln!(
+        md,
+        "| strategy | done | gave up | makespan / (N/C) | wait ratio p50 | p99 | max | requests per served user | storm goodput min / C | mean / C | storm s |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for s in summaries {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.2} | {:.2} | {:.2} | {} |",
+            s.strategy.as_str(),
+            s.done,
+            s.gave_up,
+            s.makespan_ratio,
+            s.wait_p50,
+            s.wait_p99,
+            s.wait_max,
+            s.requests_per_done,
+            s.storm_goodput_min,
+            s.storm_goodput_mean,
+            s.storm_secs
+        );
+    }
+    if let Some(t) = summaries.iter().find(|s| s.strategy == Strategy::Ticket) {
+        let _ = writeln!(
+            md,
+            "\n## The issue's goals, for `ticket`\n\n\
+             | goal | measured | |\n|---|---|---|\n\
+             | everyone done within 1.15 × N/C | {:.2} × N/C | {} |\n\
+             | p99 of wait / ideal FIFO wait ≤ 1.2 | {:.2} | {} |\n\
+             | at most 3 requests per served user | {:.2} | {} |\n\
+             | goodput ≥ 0.9 C during the whole storm | lowest window {:.2} C | {} |\n\
+             | nobody gives up | {} gave up | {} |\n",
+            t.makespan_ratio,
+            met(t.gave_up == 0 && t.makespan_ratio <= 1.15),
+            t.wait_p99,
+            met(t.wait_p99 <= 1.2),
+            t.requests_per_done,
+            met(t.requests_per_done <= 3.0),
+            t.storm_goodput_min,
+            met(t.storm_goodput_min >= 0.9),
+            t.gave_up,
+            met(t.gave_up == 0),
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\n![Served per second over C, and the backlog, per strategy](waiting-room.png)\n\n\
+         Data: [waiting-room-data.csv](waiting-room-data.csv). Plot: `python3 docs/plot_waiting_room.py`."
+    );
+    md
+}
+
+/// Draws waiting-room.png with docs/plot_waiting_room.py when python3 has matplotlib.
+fn plot(dir: &std::path::Path, csv: &std::path::Path) {
+    let script = dir.join("plot_waiting_room.py");
+    let png = dir.join("waiting-room.png");
+    match std::process::Command::new("python3")
+        .arg(&script)
+        .arg(csv)
+        .arg(&png)
+        .status()
+    {
+        Ok(s) if s.success() => println!("wrote {}", png.display()),
+        _ => println!(
+            "note: {} was not drawn; run `python3 {} {} {}` where matplotlib is installed",
+            png.display(),
+            script.display(),
+            csv.display(),
+            png.display()
+        ),
+    }
+}
