@@ -33,7 +33,7 @@ pub static WAIT_MAX_RETRY_SECS: Setting<u64> = Setting {
 };
 pub static WAIT_JITTER: Setting<f64> = Setting {
     name: "RESETGATE_WAIT_JITTER",
-    doc: "Returns are spread over this fraction of the announced wait (at least one second), so one moment's crowd does not come back as one wave.",
+    doc: "Returns are spread over this fraction of the announced wait, centred on it, so one moment's crowd does not come back as one wave.",
     unset: Unset::Default(DEFAULT_WAIT_JITTER),
     bounds: Range::between(0.0, 1.0),
     secret: false,

@@ -7,14 +7,15 @@
 //! the last [`RATE_WINDOW_SECS`] from the pool's completed jobs. Its turn should come in
 //! `wait = ahead / rate` seconds. The answer is
 //!
-//! `Retry-After = clamp(ceil(wait + U(0, spread)), min, max)`, `spread = max(1 s, jitter × wait)`
+//! `Retry-After = clamp(ceil(wait + U(-spread/2, spread/2)), min, max)`, `spread = jitter × wait`
 //!
 //! Why: every client of one second returning in the same instant is the thundering herd the
 //! issue describes, so each gets its own offset within a window (the "jitter" of AWS's
 //! exponential backoff and jitter). Unlike AWS's "full jitter" (uniform in [0, wait]) the window
-//! starts at the estimate, not at zero: returning before one's turn only buys another refusal and
-//! costs the server a request, while the pool orders by arrival, so a client returning a little
-//! late is still served before everyone who came after it.
+//! is centred on the estimate, and narrow: returning long before one's turn only buys another
+//! refusal and costs the server a request; returning a little early keeps the pool fed at the end
+//! of a surge, when nobody new arrives to fill a gap, and the pool orders by arrival, so an early
+//! or late client is still served before everyone who came after it.
 //!
 //! Everything here is per replica. Behind a round-robin balancer each replica sees about 1/N of
 //! the crowd and of the capacity, so its estimate holds; the order is exact within a replica and
@@ -39,7 +40,7 @@ pub struct Line {
     /// (arrival second, clients), oldest first.
     waiting: VecDeque<(u64, u32)>,
     total: u64,
-    /// (second, the lane's completed-job counter then), oldest first, over the rate window.
+    /// (ms, the lane's completed-job counter then), oldest first, over the rate window.
     samples: VecDeque<(u64, u64)>,
 }
 
@@ -113,29 +114,34 @@ impl Line {
         ahead
     }
 
-    /// Records the lane's completed-job counter at second `now`.
-    pub fn sample(&mut self, now: u64, completed: u64) {
+    /// Records the lane's completed-job counter at `now_ms`. Milliseconds, not seconds: two
+    /// samples a few ms apart on either side of a second's edge would otherwise read as a whole
+    /// second with almost nothing done, and a crowd would be sent away for minutes.
+    pub fn sample(&mut self, now_ms: u64, completed: u64) {
+        // One sample per 100 ms is plenty and bounds the deque.
         match self.samples.back_mut() {
-            Some((s, c)) if *s == now => *c = completed,
-            _ => self.samples.push_back((now, completed)),
+            Some((t, c)) if now_ms < *t + 100 => *c = completed.max(*c),
+            _ => self.samples.push_back((now_ms, completed)),
         }
         // Keep one sample at or before the window's start, so the rate spans the whole window.
         while self
             .samples
             .get(1)
-            .is_some_and(|&(s, _)| s + RATE_WINDOW_SECS <= now)
+            .is_some_and(|&(t, _)| t + RATE_WINDOW_SECS * 1000 <= now_ms)
         {
             self.samples.pop_front();
         }
     }
 
     /// Jobs per second the lane completed over the window, once at least a second of it exists.
+    /// The room uses it for the lane's share of the pool, not as the rate itself: people come
+    /// back at the rate they are told, so a measured rate, once low, would stay low.
     #[must_use]
     pub fn rate(&self) -> Option<f64> {
-        let (&(s0, c0), &(s1, c1)) = (self.samples.front()?, self.samples.back()?);
-        (s1 > s0).then(|| {
-            #[allow(clippy::cast_precision_loss)] // counts and seconds: exact far beyond need
-            let r = (c1.saturating_sub(c0)) as f64 / (s1 - s0) as f64;
+        let (&(t0, c0), &(t1, c1)) = (self.samples.front()?, self.samples.back()?);
+        (t1 >= t0 + 1000).then(|| {
+            #[allow(clippy::cast_precision_loss)] // counts and ms: exact far beyond need
+            let r = (c1.saturating_sub(c0)) as f64 * 1000.0 / (t1 - t0) as f64;
             r
         })
     }
@@ -152,8 +158,10 @@ impl Announce {
         } else {
             self.max_secs as f64
         };
-        let spread = (self.jitter * wait).max(1.0);
-        let secs = (wait + unit * spread).ceil();
+        // No floor under the spread: Retry-After's whole seconds already spread a short wait, and
+        // a second added to every wait of a few seconds doubles it.
+        let spread = self.jitter * wait;
+        let secs = (wait + (unit - 0.5) * spread).ceil();
         // In [min, max]: a positive number far below u64::MAX (and the bounds far below 2^52).
         #[allow(
             clippy::cast_possible_truncation,
@@ -199,11 +207,17 @@ mod tests {
     fn the_rate_is_measured_over_the_window() {
         let mut l = Line::default();
         assert_eq!(l.rate(), None);
-        l.sample(100, 1000);
+        l.sample(100_000, 1000);
         assert_eq!(l.rate(), None, "one sample is no rate");
-        l.sample(104, 1240);
+        l.sample(100_999, 1002);
+        assert_eq!(
+            l.rate(),
+            None,
+            "less than a second is no rate (the edge of a second is not one)"
+        );
+        l.sample(104_000, 1240);
         assert_eq!(l.rate(), Some(60.0));
-        l.sample(120, 1240 + 60 * 16);
+        l.sample(120_000, 1240 + 60 * 16);
         // The window keeps the last ten seconds (and the sample at its edge).
         assert_eq!(l.rate(), Some(60.0));
     }
@@ -220,20 +234,18 @@ mod tests {
             1,
             "nobody ahead: at once (one second)"
         );
-        assert_eq!(a.retry_after(6000, 60.0, 0.0), 100, "6000 ahead at 60/s");
+        assert_eq!(a.retry_after(6000, 60.0, 0.5), 100, "6000 ahead at 60/s");
         assert_eq!(
-            a.retry_after(6000, 60.0, 0.999),
-            110,
-            "spread over a tenth of the wait"
+            a.retry_after(6000, 60.0, 0.0),
+            95,
+            "spread over a tenth of the wait..."
         );
-        assert_eq!(
-            a.retry_after(60, 60.0, 0.5),
-            2,
-            "a short wait spreads over a second"
-        );
+        assert_eq!(a.retry_after(6000, 60.0, 0.999), 105, "...centred on it");
+        assert_eq!(a.retry_after(90, 60.0, 0.5), 2, "whole seconds, rounded up");
+        assert_eq!(a.retry_after(30, 60.0, 0.9), 1, "under a second: one second");
         assert_eq!(a.retry_after(1_000_000, 60.0, 0.0), 600, "bounded above");
         assert_eq!(
-            a.retry_after(5, 0.0, 0.0),
+            a.retry_after(5, 0.0, 0.5),
             600,
             "no service measured: the maximum"
         );

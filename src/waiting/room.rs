@@ -124,25 +124,34 @@ impl WaitingRoom {
     pub fn turned_away(&self, a: &Arrival, subject: &[u8]) -> Turn {
         let now = self.now_ms();
         let lane = a.lane;
-        let completed = self
-            .metrics
-            .hash_jobs
-            .with_label_values(&[lane.as_str(), "completed"])
-            .get();
+        let completed_in = |l: Lane| {
+            self.metrics
+                .hash_jobs
+                .with_label_values(&[l.as_str(), "completed"])
+                .get()
+        };
+        let completed = completed_in(lane);
+        let other = if lane == Lane::Login {
+            Lane::Confirm
+        } else {
+            Lane::Login
+        };
         let (ahead, rate) = {
             let mut waiting = self.lines[lane as usize].lock();
             waiting.expire(now.saturating_sub(self.max_age_ms()) / 1000);
-            waiting.sample(now / 1000, completed);
+            waiting.sample(now, completed);
             let ahead = waiting.ahead_of(a.arrival_ms / 1000, a.returning);
             if !a.returning {
                 waiting.join(a.arrival_ms / 1000);
             }
             (ahead, waiting.rate())
         };
-        let rate = rate
-            .filter(|r| *r > 0.0)
-            .or_else(|| self.capacity())
-            .unwrap_or(0.0);
+        let rate_other = {
+            let mut waiting = self.lines[other as usize].lock();
+            waiting.sample(now, completed_in(other));
+            waiting.rate()
+        };
+        let rate = self.service_rate(rate, rate_other);
         let secs = self
             .config
             .announce
@@ -170,13 +179,33 @@ impl WaitingRoom {
         }
     }
 
-    /// W / measured hash time, split evenly over the lanes that hash for people.
+    /// The rate this lane's line moves at: the pool's capacity (W / the hash time its workers
+    /// measure) times the lane's share of what the pool served over the window.
+    ///
+    /// Not the lane's measured completions alone: people come back when they are told, so the
+    /// pool can never serve faster than the rate announced; a dip (a noisy neighbour, a slow
+    /// second) would be announced, come true and stay. The hash time does not depend on who
+    /// comes back, so the capacity recovers as soon as the CPU does. Without a pool (the bench's
+    /// unbounded baseline), the measured rate.
+    fn service_rate(&self, lane: Option<f64>, other: Option<f64>) -> f64 {
+        let measured = lane.filter(|r| *r > 0.0);
+        let Some(capacity) = self.capacity() else {
+            return measured.unwrap_or(0.0);
+        };
+        match (measured, other.filter(|r| *r > 0.0)) {
+            (Some(mine), Some(theirs)) => capacity * mine / (mine + theirs),
+            // Nobody else is being served: this lane has the whole pool.
+            _ => capacity,
+        }
+    }
+
+    /// W / measured hash time.
     fn capacity(&self) -> Option<f64> {
         let pool = self.pool.as_ref()?;
         let secs = pool.hash_time().as_secs_f64();
         #[allow(clippy::cast_precision_loss)]
         let workers = pool.config().workers as f64;
-        (secs > 0.0).then(|| workers / secs / 2.0)
+        (secs > 0.0).then(|| workers / secs)
     }
 
     fn publish(&self, lane: Lane) {

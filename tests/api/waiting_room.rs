@@ -174,7 +174,7 @@ async fn a_browser_in_line_sees_its_place_and_comes_back_to_the_form(backend: Ba
     assert!(page.contains("<h1>You&#39;re in line</h1>"), "{page}");
     assert!(page.contains("Nobody is ahead of you"), "{page}");
     assert!(
-        page.contains(&format!("content=\"{retry};url=sign-in\"")),
+        page.contains(&format!("content=\"{retry}; url=sign-in\"")),
         "the page comes back to the form by itself: {page}"
     );
     assert!(page.contains("sign in again"), "{page}");
@@ -198,7 +198,7 @@ async fn a_browser_in_line_sees_its_place_and_comes_back_to_the_form(backend: Ba
         .starts_with("rg_ticket_confirm="));
     let page = resp.text().await.unwrap();
     assert!(
-        page.contains(&format!(";url=reset?token={token}\"")),
+        page.contains(&format!("; url=reset?token={token}\"")),
         "back to the form with the token only: {page}"
     );
     assert!(page.contains("asked for your new password again"), "{page}");

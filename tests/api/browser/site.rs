@@ -41,6 +41,40 @@ impl Site {
         .await
     }
 
+    /// One worker on costly hashes with a queue budget of a millisecond: while
+    /// [`Site::occupy_the_worker`] hashes, every other sign-in is put in line.
+    pub async fn queueing() -> Self {
+        Self::start_with(&[
+            ("RESETGATE_HASH_WORKERS", "1"),
+            ("RESETGATE_HASH_QUEUE_BUDGET_MS", "1"),
+            ("RESETGATE_HASH_DEADLINE_MS", "60000"),
+            ("RESETGATE_ARGON2_M_KIB", "65536"),
+            ("RESETGATE_ARGON2_T", "48"),
+        ])
+        .await
+    }
+
+    /// Starts a login that keeps the one worker of [`Site::queueing`] busy (seconds at its
+    /// parameters), and returns once it does.
+    pub async fn occupy_the_worker(&self) -> tokio::task::JoinHandle<()> {
+        let (client, url) = (self.app.client.clone(), self.app.url("/v1/login"));
+        let busy = tokio::spawn(async move {
+            let body = serde_json::json!({ "email": ALICE, "password": PASSWORD });
+            client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("the occupying login");
+        });
+        let deadline = Instant::now() + MAIL_WAIT;
+        while !self.app.metrics().await.contains("resetgate_hash_in_flight 1") {
+            assert!(Instant::now() < deadline, "the worker never got busy");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        busy
+    }
+
     /// The second request from this machine within a minute is rate limited (429).
     pub async fn limiting() -> Self {
         Self::start_with(&[

@@ -12,6 +12,7 @@ use super::site::{Site, ALICE, BAD_ADDRESS, COMMON_PASSWORD, NEW_PASSWORD};
 use super::states::{BEA, STATES};
 use super::tools;
 use crate::account_pages::secret_on;
+use crate::helpers::PASSWORD;
 
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 const VNU_TIMEOUT: Duration = Duration::from_secs(120);
@@ -146,6 +147,19 @@ async fn pages(lang: &str) -> Vec<(&'static str, u16, String)> {
     out.push(("forbidden", s, p));
     account_pages(&c, &mut out).await;
 
+    let queueing = Site::queueing().await;
+    let busy = queueing.occupy_the_worker().await;
+    let c = Client {
+        site: &queueing,
+        lang,
+        http: http.clone(),
+    };
+    let (s, p) = c
+        .post("sign-in", c.origin(), &[("email", ALICE), ("password", PASSWORD)])
+        .await;
+    out.push(("in-line", s, p));
+    busy.abort();
+
     let limiting = Site::limiting().await;
     let c = Client {
         site: &limiting,
@@ -278,7 +292,7 @@ async fn every_page_state_in_both_languages_is_valid_html() {
                 "reset-refused" => 422,
                 "forbidden" => 403,
                 "limited" => 429,
-                "busy" => 503,
+                "busy" | "in-line" => 503,
                 _ => 200,
             };
             assert_eq!(status, want, "{lang} {name}:\n{html}");

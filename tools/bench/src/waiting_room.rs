@@ -35,7 +35,12 @@ pub struct Args {
     #[arg(long, default_value_t = 60)]
     decay_secs: u64,
     /// Strategies to run, each against a fresh gateway.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "ticket,every-second,backoff")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "ticket,every-second,backoff"
+    )]
     strategies: Vec<Strategy>,
     /// A user gives up after this many refusals...
     #[arg(long, default_value_t = 10)]
@@ -116,6 +121,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             fates.push(u.await.context("a virtual user")?);
         }
         gateway.stop().await?;
+        dump_fates(strategy, &fates)?;
         let s = analysis::summarise(strategy, &fates, c);
         println!(
             "{}: done {} / {}, makespan {:.2} N/C, wait p99 {:.2}, {:.2} requests per user, storm goodput min {:.2} C",
@@ -136,6 +142,29 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("wrote {} and {}", args.out.display(), csv.display());
     plot(&out_dir, &csv);
     Ok(ExitCode::SUCCESS)
+}
+
+/// With `WAITING_ROOM_FATES=DIR`, every user's fate to DIR/fates-STRATEGY.csv, for looking into
+/// a run (not part of the report).
+fn dump_fates(strategy: Strategy, fates: &[population::Fate]) -> anyhow::Result<()> {
+    let Some(dir) = std::env::var_os("WAITING_ROOM_FATES") else {
+        return Ok(());
+    };
+    let mut out = String::from("id,arrival_s,done_s,requests,refusals\n");
+    for (id, f) in fates.iter().enumerate() {
+        let done = f
+            .done
+            .map_or(String::new(), |d| format!("{:.3}", d.as_secs_f64()));
+        let _ = writeln!(
+            out,
+            "{id},{:.3},{done},{},{}",
+            f.arrival.as_secs_f64(),
+            f.requests,
+            f.refusals
+        );
+    }
+    let path = PathBuf::from(dir).join(format!("fates-{}.csv", strategy.as_str()));
+    std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))
 }
 
 fn csv_of(summaries: &[Summary]) -> String {

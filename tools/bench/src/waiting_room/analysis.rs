@@ -37,7 +37,11 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     let at = ((sorted.len() - 1) as f64 * q).round() as usize;
     sorted[at]
 }
@@ -73,7 +77,9 @@ pub fn summarise(strategy: Strategy, fates: &[Fate], c: f64) -> Summary {
         let a = usize::try_from(f.arrival.as_secs()).unwrap_or(0).min(secs);
         arrived[a] += 1;
         // A user who gave up leaves the backlog at its last refusal; without its time, at the end.
-        let out = f.done.map_or(secs, |d| usize::try_from(d.as_secs()).unwrap_or(0).min(secs - 1));
+        let out = f
+            .done
+            .map_or(secs, |d| usize::try_from(d.as_secs()).unwrap_or(0).min(secs - 1));
         left[out] += 1;
         if let Some(d) = f.done {
             completions[usize::try_from(d.as_secs()).unwrap_or(0).min(secs - 1)] += 1;
@@ -161,7 +167,10 @@ mod tests {
         fates.push(fate(0, None, 10));
         let s = summarise(Strategy::EverySecond, &fates, 10.0);
         assert_eq!(s.gave_up, 1);
-        assert!(s.wait_max > 2.5, "served at 3 s against an ideal of 0.1 s floored at 1 s");
+        assert!(
+            s.wait_max > 2.5,
+            "served at 3 s against an ideal of 0.1 s floored at 1 s"
+        );
         assert!(s.requests_per_done > 2.0);
     }
 }
