@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Draws docs/waiting-room.png from docs/waiting-room-data.csv (written by
+"""Draws docs/waiting-room-sim.png from docs/waiting-room-sim-data.csv (written by
 `resetgate-bench waiting-room`).
 
 Top: users served per second, per strategy (10-second moving average).
@@ -23,8 +23,8 @@ COLOURS = {"ticket": "tab:blue", "every-second": "tab:red", "backoff": "tab:oran
 
 
 def main():
-    src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "waiting-room-data.csv")
-    out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "waiting-room.png")
+    src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "waiting-room-sim-data.csv")
+    out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "waiting-room-sim.png")
     served = defaultdict(list)
     backlog = defaultdict(list)
     with open(src, newline="") as f:
@@ -39,7 +39,7 @@ def main():
     top.set_ylabel("served per second (10 s average)")
     top.legend()
     top.grid(alpha=0.3)
-    bottom.set_ylabel("backlog (users waiting)")
+    bottom.set_ylabel("not yet served (incl. gave up)")
     bottom.set_xlabel("seconds since the breach email")
     bottom.grid(alpha=0.3)
     fig.suptitle("Waiting room: goodput and backlog per retry strategy")

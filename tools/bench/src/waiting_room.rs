@@ -51,7 +51,12 @@ pub struct Args {
     /// Seconds of full-load hashing to measure C.
     #[arg(long, default_value_t = 3)]
     calibrate_secs: u64,
-    /// The report; its CSV (waiting-room-data.csv) and plot (waiting-room.png) sit beside it.
+    /// Gateway replicas, each with its own pool of W workers on this machine's cores; users'
+    /// requests go round robin over them, as behind a load balancer. More than one needs
+    /// RESETGATE_PEPPER in the environment, so that every replica honours every ticket.
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
+    /// The report; its CSV (NAME-data.csv) and plot (NAME.png) sit beside it.
     #[arg(long, default_value = "docs/waiting-room-sim.md")]
     out: PathBuf,
 }
@@ -60,6 +65,12 @@ pub struct Args {
 /// When the gateway cannot be started or the report cannot be written.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.users > 0, "--users must be at least 1");
+    anyhow::ensure!(args.replicas > 0, "--replicas must be at least 1");
+    anyhow::ensure!(
+        args.replicas == 1 || std::env::var_os("RESETGATE_PEPPER").is_some(),
+        "--replicas {} needs RESETGATE_PEPPER set (32+ bytes): replicas share the ticket key through it",
+        args.replicas
+    );
     let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let params = HashParams::default();
     let out_dir = args
@@ -80,11 +91,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         request_timeout: Duration::from_secs(10),
         log_dir: std::env::temp_dir(),
     };
-    let series = Series {
-        label: "pool".to_owned(),
-        mode: Mode::Pool,
-        launch: Launch::own()?,
-    };
+    let series: Vec<Series> = (0..args.replicas)
+        .map(|i| {
+            Ok(Series {
+                label: format!("waiting-room-{i}"),
+                mode: Mode::Pool,
+                launch: Launch::own()?,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
     let arrivals = population::arrivals(args.users, Duration::from_secs(args.decay_secs));
     let patience = Patience {
         refusals: args.give_up_refusals,
@@ -92,8 +107,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut summaries = Vec::new();
     for &strategy in &args.strategies {
-        let gateway = Gateway::start(&settings, &series).await?;
-        let url = format!("http://{}/v1/login", gateway.addr);
+        let mut gateways = Vec::with_capacity(series.len());
+        for s in &series {
+            gateways.push(Gateway::start(&settings, s).await?);
+        }
+        let urls: std::sync::Arc<[String]> = gateways
+            .iter()
+            .map(|g| format!("http://{}/v1/login", g.addr))
+            .collect();
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(usize::MAX)
             .timeout(Duration::from_secs(15))
@@ -107,7 +128,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map(|(id, &arrival)| {
                 tokio::spawn(population::live(
                     http.clone(),
-                    url.clone(),
+                    std::sync::Arc::clone(&urls),
                     id,
                     start,
                     arrival,
@@ -120,7 +141,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         for u in users {
             fates.push(u.await.context("a virtual user")?);
         }
-        gateway.stop().await?;
+        for g in gateways {
+            g.stop().await?;
+        }
         dump_fates(strategy, &fates)?;
         let s = analysis::summarise(strategy, &fates, c);
         println!(
@@ -135,12 +158,17 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         summaries.push(s);
     }
-    let csv = out_dir.join("waiting-room-data.csv");
+    let stem = args
+        .out
+        .file_stem()
+        .map_or_else(|| "waiting-room-sim".into(), |s| s.to_string_lossy().into_owned());
+    let csv = out_dir.join(format!("{stem}-data.csv"));
+    let png = out_dir.join(format!("{stem}.png"));
     std::fs::write(&csv, csv_of(&summaries)).with_context(|| format!("writing {}", csv.display()))?;
-    std::fs::write(&args.out, report(&args, c, workers, &summaries))
+    std::fs::write(&args.out, report(&args, c, workers, &summaries, &stem))
         .with_context(|| format!("writing {}", args.out.display()))?;
     println!("wrote {} and {}", args.out.display(), csv.display());
-    plot(&out_dir, &csv);
+    plot(&out_dir, &csv, &png);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -150,17 +178,18 @@ fn dump_fates(strategy: Strategy, fates: &[population::Fate]) -> anyhow::Result<
     let Some(dir) = std::env::var_os("WAITING_ROOM_FATES") else {
         return Ok(());
     };
-    let mut out = String::from("id,arrival_s,done_s,requests,refusals\n");
+    let mut out = String::from("id,arrival_s,done_s,requests,refusals,errors\n");
     for (id, f) in fates.iter().enumerate() {
         let done = f
             .done
             .map_or(String::new(), |d| format!("{:.3}", d.as_secs_f64()));
         let _ = writeln!(
             out,
-            "{id},{:.3},{done},{},{}",
+            "{id},{:.3},{done},{},{},{}",
             f.arrival.as_secs_f64(),
             f.requests,
-            f.refusals
+            f.refusals,
+            f.errors
         );
     }
     let path = PathBuf::from(dir).join(format!("fates-{}.csv", strategy.as_str()));
@@ -185,7 +214,7 @@ fn met(ok: bool) -> &'static str {
     }
 }
 
-fn report(args: &Args, c: f64, workers: usize, summaries: &[Summary]) -> String {
+fn report(args: &Args, c: f64, workers: usize, summaries: &[Summary], stem: &str) -> String {
     #[allow(clippy::cast_precision_loss)] // a user count: exact in f64
     let ideal = args.users as f64 / c;
     let mut md = String::new();
@@ -196,8 +225,9 @@ fn report(args: &Args, c: f64, workers: usize, summaries: &[Summary]) -> String 
          Reproduce: `{}`\n\n\
          {} virtual users, each wanting one login verified (one argon2 computation), arrive over \
          {} s on an exponential decay with a {} s time constant (a spike after the breach email), \
-         at a real gateway on loopback: the pool with {workers} worker(s) at the default argon2 \
-         parameters, default queue budget and deadline. C = **{c:.1} hashes/s**, measured in the \
+         at {} real gateway(s) on loopback (requests round robin over them, as behind a load \
+         balancer), each the pool with {workers} worker(s) at the default argon2 parameters, \
+         default queue budget and deadline, on the same cores. C = **{c:.1} hashes/s**, measured in the \
          same run, so the ideal time for everyone is N/C = {:.0} s. A user gives up after {} \
          refusals or {} minutes. Each strategy runs against a fresh gateway:\n\n\
          - `ticket`: comes back after `Retry-After` with the ticket of the last answer.\n\
@@ -206,11 +236,13 @@ fn report(args: &Args, c: f64, workers: usize, summaries: &[Summary]) -> String 
          A user's wait ratio is its wait over its wait at an ideal FIFO server of capacity C, both \
          floored at one second (the resolution of Retry-After). The storm is every second whose \
          backlog (arrived, neither served nor gone) exceeds one second of work; its goodput is the \
-         lowest {}-second window.\n",
+         lowest {}-second window. Errors are answers that were neither a result nor a shed \
+         (no connection, a timeout); a user counts them as refusals.\n",
         crate::loadtest::command_line(),
         args.users,
         args.decay_secs * 5,
         args.decay_secs,
+        args.replicas,
         ideal,
         args.give_up_refusals,
         args.give_up_secs / 60,
@@ -218,12 +250,12 @@ fn report(args: &Args, c: f64, workers: usize, summaries: &[Summary]) -> String 
     );
     let _ = writeln!(
         md,
-        "| strategy | done | gave up | makespan / (N/C) | wait ratio p50 | p99 | max | requests per served user | storm goodput min / C | mean / C | storm s |\n|---|---|---|---|---|---|---|---|---|---|---|"
+        "| strategy | done | gave up | makespan / (N/C) | wait ratio p50 | p99 | max | requests per served user | errors | storm goodput min / C | mean / C | storm s |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for s in summaries {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.2} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.2} | {} | {:.2} | {:.2} | {} |",
             s.strategy.as_str(),
             s.done,
             s.gave_up,
@@ -232,6 +264,7 @@ fn report(args: &Args, c: f64, workers: usize, summaries: &[Summary]) -> String 
             s.wait_p99,
             s.wait_max,
             s.requests_per_done,
+            s.errors,
             s.storm_goodput_min,
             s.storm_goodput_mean,
             s.storm_secs
@@ -261,20 +294,20 @@ fn report(args: &Args, c: f64, workers: usize, summaries: &[Summary]) -> String 
     }
     let _ = writeln!(
         md,
-        "\n![Served per second over C, and the backlog, per strategy](waiting-room.png)\n\n\
-         Data: [waiting-room-data.csv](waiting-room-data.csv). Plot: `python3 docs/plot_waiting_room.py`."
+        "\n![Served per second, and the backlog, per strategy]({stem}.png)\n\n\
+         Data: [{stem}-data.csv]({stem}-data.csv). Plot: `python3 docs/plot_waiting_room.py \
+         docs/{stem}-data.csv docs/{stem}.png`."
     );
     md
 }
 
-/// Draws waiting-room.png with docs/plot_waiting_room.py when python3 has matplotlib.
-fn plot(dir: &std::path::Path, csv: &std::path::Path) {
+/// Draws the plot with docs/plot_waiting_room.py when python3 has matplotlib.
+fn plot(dir: &std::path::Path, csv: &std::path::Path, png: &std::path::Path) {
     let script = dir.join("plot_waiting_room.py");
-    let png = dir.join("waiting-room.png");
     match std::process::Command::new("python3")
         .arg(&script)
         .arg(csv)
-        .arg(&png)
+        .arg(png)
         .status()
     {
         Ok(s) if s.success() => println!("wrote {}", png.display()),

@@ -24,6 +24,8 @@ pub struct Summary {
     pub wait_p99: f64,
     pub wait_max: f64,
     pub requests_per_done: f64,
+    /// Answers that were neither served nor shed (connection failures, timeouts), in all.
+    pub errors: u64,
     /// Goodput / C while the backlog exceeded one second of work: the lowest 10-s window, and
     /// the mean.
     pub storm_goodput_min: f64,
@@ -68,6 +70,7 @@ pub fn summarise(strategy: Strategy, fates: &[Fate], c: f64) -> Summary {
     #[allow(clippy::cast_precision_loss)]
     let ideal_makespan = n as f64 / c;
     let requests: u64 = fates.iter().map(|f| u64::from(f.requests)).sum();
+    let errors: u64 = fates.iter().map(|f| u64::from(f.errors)).sum();
 
     let secs = usize::try_from(last.as_secs()).unwrap_or(0) + 1;
     let mut completions = vec![0_u64; secs];
@@ -126,6 +129,7 @@ pub fn summarise(strategy: Strategy, fates: &[Fate], c: f64) -> Summary {
         } else {
             requests as f64 / done.len() as f64
         },
+        errors,
         storm_goodput_min: windows.iter().copied().fold(f64::NAN, f64::min),
         storm_goodput_mean: storm_mean,
         storm_secs: storm.len(),
@@ -143,6 +147,7 @@ mod tests {
             done: done.map(Duration::from_millis),
             requests,
             refusals: requests - u32::from(done.is_some()),
+            errors: 0,
         }
     }
 

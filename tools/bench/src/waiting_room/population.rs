@@ -56,14 +56,17 @@ pub struct Fate {
     /// From the run's start, when served; `None`: gave up.
     pub done: Option<Duration>,
     pub requests: u32,
+    /// Refusals and failures alike: what the user experienced as "not yet".
     pub refusals: u32,
+    /// Of the refusals, answers that were not a shed (no connection, a timeout, another status).
+    pub errors: u32,
 }
 
 /// One user's life: arrive, try, be refused and come back per `strategy`, until served or out of
 /// patience.
 pub async fn live(
     http: reqwest::Client,
-    url: String,
+    urls: std::sync::Arc<[String]>,
     id: usize,
     start: Instant,
     arrival: Duration,
@@ -82,10 +85,13 @@ pub async fn live(
         done: None,
         requests: 0,
         refusals: 0,
+        errors: 0,
     };
     let mut ticket: Option<String> = None;
     loop {
-        let mut req = http.post(&url).json(&body);
+        // Round robin over the replicas, request by request, as a load balancer would.
+        let url = &urls[(id + fate.requests as usize) % urls.len()];
+        let mut req = http.post(url).json(&body);
         if let Some(t) = &ticket {
             req = req.header("resetgate-ticket", t);
         }
@@ -97,6 +103,9 @@ pub async fn live(
                 return fate;
             }
             Ok(resp) => {
+                if resp.status().as_u16() != 503 {
+                    fate.errors += 1;
+                }
                 if strategy == Strategy::Ticket {
                     ticket = resp
                         .headers()
@@ -111,7 +120,10 @@ pub async fn live(
                     .and_then(|v| v.parse::<u64>().ok())
                     .unwrap_or(1)
             }
-            Err(_) => 1,
+            Err(_) => {
+                fate.errors += 1;
+                1
+            }
         };
         fate.refusals += 1;
         if fate.refusals >= patience.refusals || start.elapsed().saturating_sub(arrival) >= patience.wait {
