@@ -42,6 +42,21 @@ impl std::fmt::Display for KeyId {
     }
 }
 
+/// A 32-byte key derived from `secret` for one purpose (`info`, e.g. `outbox-seal-v1`), and the
+/// identifier values made with it carry: the first bytes of a digest of the key under
+/// `id_domain`, never the key itself. Keys rotate by secret; the identifier says which one.
+#[must_use]
+pub fn derive_key(secret: &SecretString, info: &[u8], id_domain: &[u8]) -> ([u8; 32], KeyId) {
+    let hk = Hkdf::<Sha256>::new(Some(b"resetgate"), secret.expose().as_bytes());
+    let mut key = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's 8160-byte output limit, so expand cannot fail.
+    hk.expand(info, &mut key).unwrap_or_default();
+    let digest = Sha256::new_with_prefix(id_domain).chain_update(key).finalize();
+    let mut id = [0u8; KEY_ID_LEN];
+    id.copy_from_slice(&digest[..KEY_ID_LEN]);
+    (key, KeyId(id))
+}
+
 #[derive(Clone)]
 struct SealKey {
     id: KeyId,
@@ -50,17 +65,9 @@ struct SealKey {
 
 impl SealKey {
     fn derive(secret: &SecretString) -> Self {
-        let hk = Hkdf::<Sha256>::new(Some(b"resetgate"), secret.expose().as_bytes());
-        let mut key = [0u8; 32];
-        // 32 bytes is far below HKDF-SHA256's 8160-byte output limit, so expand cannot fail.
-        hk.expand(b"outbox-seal-v1", &mut key).unwrap_or_default();
-        let digest = Sha256::new_with_prefix(b"resetgate-key-id-v1")
-            .chain_update(key)
-            .finalize();
-        let mut id = [0u8; KEY_ID_LEN];
-        id.copy_from_slice(&digest[..KEY_ID_LEN]);
+        let (key, id) = derive_key(secret, b"outbox-seal-v1", b"resetgate-key-id-v1");
         Self {
-            id: KeyId(id),
+            id,
             cipher: XChaCha20Poly1305::new(&key.into()),
         }
     }

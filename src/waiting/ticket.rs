@@ -17,11 +17,11 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit as _, Mac as _};
-use sha2::{Digest as _, Sha256};
+use sha2::Sha256;
 
 use crate::hashing::pool::Lane;
+use crate::mail::seal::derive_key;
 use crate::secret::SecretString;
 
 const VERSION: u8 = 1;
@@ -43,16 +43,8 @@ struct TicketKey {
 
 impl TicketKey {
     fn derive(secret: &SecretString) -> Self {
-        let hk = Hkdf::<Sha256>::new(Some(b"resetgate"), secret.expose().as_bytes());
-        let mut key = [0u8; 32];
-        // 32 bytes is far below HKDF-SHA256's output limit, so expand cannot fail.
-        hk.expand(b"waiting-ticket-v1", &mut key).unwrap_or_default();
-        let digest = Sha256::new_with_prefix(b"resetgate-ticket-key-id-v1")
-            .chain_update(key)
-            .finalize();
-        let mut id = [0u8; KEY_ID_LEN];
-        id.copy_from_slice(&digest[..KEY_ID_LEN]);
-        Self { id, key }
+        let (key, id) = derive_key(secret, b"waiting-ticket-v1", b"resetgate-ticket-key-id-v1");
+        Self { id: id.0, key }
     }
 
     fn mac(&self) -> HmacSha256 {

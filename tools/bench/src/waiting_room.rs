@@ -107,43 +107,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut summaries = Vec::new();
     for &strategy in &args.strategies {
-        let mut gateways = Vec::with_capacity(series.len());
-        for s in &series {
-            gateways.push(Gateway::start(&settings, s).await?);
-        }
-        let urls: std::sync::Arc<[String]> = gateways
-            .iter()
-            .map(|g| format!("http://{}/v1/login", g.addr))
-            .collect();
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(usize::MAX)
-            .timeout(Duration::from_secs(15))
-            .build()
-            .context("building the HTTP client")?;
         println!("{}: {} users ...", strategy.as_str(), args.users);
-        let start = Instant::now() + Duration::from_millis(500);
-        let users: Vec<_> = arrivals
-            .iter()
-            .enumerate()
-            .map(|(id, &arrival)| {
-                tokio::spawn(population::live(
-                    http.clone(),
-                    std::sync::Arc::clone(&urls),
-                    id,
-                    start,
-                    arrival,
-                    strategy,
-                    patience,
-                ))
-            })
-            .collect();
-        let mut fates = Vec::with_capacity(users.len());
-        for u in users {
-            fates.push(u.await.context("a virtual user")?);
-        }
-        for g in gateways {
-            g.stop().await?;
-        }
+        let fates = one_strategy(&settings, &series, &arrivals, strategy, patience).await?;
         dump_fates(strategy, &fates)?;
         let s = analysis::summarise(strategy, &fates, c);
         println!(
@@ -170,6 +135,53 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("wrote {} and {}", args.out.display(), csv.display());
     plot(&out_dir, &csv, &png);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Fresh gateways, every user living out `strategy` against them, the gateways stopped.
+async fn one_strategy(
+    settings: &Settings,
+    series: &[Series],
+    arrivals: &[Duration],
+    strategy: Strategy,
+    patience: Patience,
+) -> anyhow::Result<Vec<population::Fate>> {
+    let mut gateways = Vec::with_capacity(series.len());
+    for s in series {
+        gateways.push(Gateway::start(settings, s).await?);
+    }
+    let urls: std::sync::Arc<[String]> = gateways
+        .iter()
+        .map(|g| format!("http://{}/v1/login", g.addr))
+        .collect();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(usize::MAX)
+        .timeout(Duration::from_secs(15))
+        .build()
+        .context("building the HTTP client")?;
+    let start = Instant::now() + Duration::from_millis(500);
+    let users: Vec<_> = arrivals
+        .iter()
+        .enumerate()
+        .map(|(id, &arrival)| {
+            tokio::spawn(population::live(
+                http.clone(),
+                std::sync::Arc::clone(&urls),
+                id,
+                start,
+                arrival,
+                strategy,
+                patience,
+            ))
+        })
+        .collect();
+    let mut fates = Vec::with_capacity(users.len());
+    for u in users {
+        fates.push(u.await.context("a virtual user")?);
+    }
+    for g in gateways {
+        g.stop().await?;
+    }
+    Ok(fates)
 }
 
 /// With `WAITING_ROOM_FATES=DIR`, every user's fate to DIR/fates-STRATEGY.csv, for looking into
