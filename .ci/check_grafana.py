@@ -28,7 +28,7 @@ RULES = ROOT / "deploy" / "prometheus" / "resetgate-rules.yml"
 RULES_TEST = ROOT / "deploy" / "prometheus" / "resetgate-rules.test.yml"
 OPERATIONS = ROOT / "docs" / "operations.md"
 METRICS_DOC = ROOT / "docs" / "metrics.md"
-ROWS = ["Traffic", "Admission", "Hashing pool", "Database pool", "Outbox and campaigns", "Process"]
+ROWS = ["Traffic", "Admission", "Hashing pool", "Waiting room", "Database pool", "Outbox and campaigns", "Process"]
 MIN_SCHEMA_VERSION = 41
 
 # What Grafana substitutes before a query reaches Prometheus. The values only need to make the
