@@ -33,12 +33,11 @@ pub fn presented(headers: &HeaderMap, lane: Lane) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// The request's arrival in `lane` for `subject` (what its ticket is bound to).
+/// The request's arrival in `lane` for `subject` (what its ticket is bound to), from the
+/// ticket it presented ([`presented`], read before the body consumes the request).
 #[must_use]
-pub fn arrive(state: &AppState, headers: &HeaderMap, lane: Lane, subject: &[u8]) -> Arrival {
-    state
-        .waiting
-        .arrive(lane, subject, presented(headers, lane).as_deref())
+pub fn arrive(state: &AppState, ticket: Option<&str>, lane: Lane, subject: &[u8]) -> Arrival {
+    state.waiting.arrive(lane, subject, ticket)
 }
 
 /// A flow's result, as far as the line is concerned: shed means a place in line (the client's

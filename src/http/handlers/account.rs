@@ -86,7 +86,8 @@ pub async fn sign_in_submit(
     locale: Locale,
     req: Request<Incoming>,
 ) -> Result<HttpResponse, Error> {
-    let headers = req.headers().clone();
+    // Only the ticket, not a copy of every header: this is the path a surge takes.
+    let ticket = waiting::presented(req.headers(), Lane::Login);
     let form: SignInForm = extract::form(req, state.body_limit).await?;
     let wrong = |state: &AppState| {
         sign_in_page(
@@ -101,7 +102,7 @@ pub async fn sign_in_submit(
         return Ok(wrong(&state));
     };
     let subject = email.as_str().as_bytes();
-    let arrival = waiting::arrive(&state, &headers, Lane::Login, subject);
+    let arrival = waiting::arrive(&state, ticket.as_deref(), Lane::Login, subject);
     let result = state.service.login(&email, password, arrival.place()).await;
     let result = match waiting::settle(&state, &arrival, subject, result) {
         Ok(result) => result,

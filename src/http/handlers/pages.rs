@@ -173,7 +173,8 @@ pub async fn reset_submit(
     locale: Locale,
     req: Request<Incoming>,
 ) -> Result<HttpResponse, Error> {
-    let headers = req.headers().clone();
+    // Only the ticket, not a copy of every header: this is the path a surge takes.
+    let ticket = waiting::presented(req.headers(), Lane::Confirm);
     let form: ResetForm = extract::form(req, state.body_limit).await?;
     let sign_out = form.sign_out_everywhere.is_some();
     let password = form
@@ -202,7 +203,7 @@ pub async fn reset_submit(
     };
     let digest = token.digest();
     let subject = digest.as_bytes().as_slice();
-    let arrival = waiting::arrive(&state, &headers, Lane::Confirm, subject);
+    let arrival = waiting::arrive(&state, ticket.as_deref(), Lane::Confirm, subject);
     let result = state
         .service
         .confirm_reset(&token, &password, sign_out, proof.as_ref(), arrival.place())

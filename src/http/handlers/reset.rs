@@ -57,13 +57,14 @@ pub async fn request(state: Arc<AppState>, req: Request<Incoming>) -> Result<Htt
 }
 
 pub async fn confirm(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
-    let headers = req.headers().clone();
+    // Only the ticket, not a copy of every header: this is the path a surge takes.
+    let ticket = waiting::presented(req.headers(), Lane::Confirm);
     let body: ResetConfirm = extract::json(req, state.body_limit).await?;
     let token = BearerToken::parse(&body.token).map_err(|_| Error::TokenInvalid)?;
     let proof = body.proof.present().then(|| proof(&body.proof)).transpose()?;
     let digest = token.digest();
     let subject = digest.as_bytes().as_slice();
-    let arrival = waiting::arrive(&state, &headers, Lane::Confirm, subject);
+    let arrival = waiting::arrive(&state, ticket.as_deref(), Lane::Confirm, subject);
     let result = state
         .service
         .confirm_reset(
