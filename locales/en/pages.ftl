@@ -72,7 +72,7 @@ in-line-ahead = { $ahead ->
 }
 in-line-body = Many people are changing their password right now. Keep this page open: you keep your place, and people who came after you will not go first.
 in-line-asks-again = When your turn comes, you will be asked for your new password again: we do not keep it while you wait.
-in-line-asks-password = When your turn comes, sign in again: we do not keep your password while you wait.
+in-line-asks-password = When your turn comes, the sign-in form opens with your email address already filled in: type your password again, as we do not keep it while you wait.
 in-line-now = Try now
 error-title = Something went wrong
 error-body = We could not complete this request. Please try again in a moment.

@@ -70,7 +70,7 @@ in-line-ahead = { $ahead ->
 }
 in-line-body = Beaucoup de personnes changent leur mot de passe en ce moment. Gardez cette page ouverte : vous gardez votre place, et les personnes arrivées après vous ne passeront pas avant.
 in-line-asks-again = Quand votre tour viendra, votre nouveau mot de passe vous sera demandé à nouveau : nous ne le gardons pas pendant l’attente.
-in-line-asks-password = Quand votre tour viendra, connectez-vous à nouveau : nous ne gardons pas votre mot de passe pendant l’attente.
+in-line-asks-password = Quand votre tour viendra, le formulaire de connexion s’ouvrira avec votre adresse e-mail déjà remplie : saisissez à nouveau votre mot de passe, car nous ne le gardons pas pendant l’attente.
 in-line-now = Réessayer maintenant
 error-title = Une erreur s’est produite
 error-body = Nous n’avons pas pu traiter cette demande. Veuillez réessayer dans un instant.

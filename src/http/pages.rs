@@ -3,6 +3,7 @@
 //! stylesheet compiled into the binary plus the operator's optional brand stylesheet, and the
 //! headers every page sends. docs/pages.md says what each page does and why.
 
+pub mod remembered_email;
 pub mod session_cookie;
 mod site;
 mod views;

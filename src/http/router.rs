@@ -342,6 +342,7 @@ async fn dispatch(
         Op::SignInForm => Ok(account::sign_in_form(
             &state,
             state.site.locale_for(req.headers()),
+            req.headers(),
         )),
         Op::ForgotSubmit
         | Op::ResetForm

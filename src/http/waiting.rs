@@ -22,15 +22,15 @@ pub fn presented(headers: &HeaderMap, lane: Lane) -> Option<String> {
     if let Some(v) = headers.get(TICKET_HEADER).and_then(|v| v.to_str().ok()) {
         return Some(v.trim().to_owned());
     }
-    let name = ticket_cookie(lane);
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
+    crate::http::pages::session_cookie::value(headers, &ticket_cookie(lane)).map(str::to_owned)
+}
+
+/// How long a browser keeps the ticket of `turn` (and what the page remembers with it): the
+/// announced wait and its grace, as long as the ticket is valid (see `WaitingRoom`).
+#[must_use]
+pub fn cookie_max_age(turn: &Turn) -> u64 {
+    let secs = turn.retry_after.as_secs().max(1);
+    secs + secs.max(60)
 }
 
 /// The request's arrival in `lane` for `subject` (what its ticket is bound to), from the

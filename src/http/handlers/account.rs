@@ -6,14 +6,17 @@
 
 use std::sync::Arc;
 
-use http::{Request, StatusCode};
+use http::header::SET_COOKIE;
+use http::{HeaderValue, Request, StatusCode};
 use hyper::body::Incoming;
 use serde::Deserialize;
 
 use crate::hashing::pool::Lane;
 use crate::http::errors::{Error, HttpResponse};
 use crate::http::extract;
-use crate::http::pages::{self, html, session_cookie, SignIn, SignInCode, TwoStep, TwoStepOn};
+use crate::http::pages::{
+    self, html, remembered_email, session_cookie, SignIn, SignInCode, TwoStep, TwoStepOn,
+};
 use crate::http::state::AppState;
 use crate::http::waiting;
 use crate::i18n::Locale;
@@ -76,9 +79,23 @@ fn signed_in(state: &AppState, session: &BearerToken) -> HttpResponse {
     pages::see_other(&page_url(state, "two-step"), Some(&cookie))
 }
 
+/// GET /sign-in: empty, or with the address its owner typed before waiting in line.
 #[must_use]
-pub fn sign_in_form(state: &AppState, locale: Locale) -> HttpResponse {
-    sign_in_page(state, locale, StatusCode::OK, "", None)
+pub fn sign_in_form(state: &AppState, locale: Locale, headers: &http::HeaderMap) -> HttpResponse {
+    let remembered = remembered_email::read(&state.service.sealer, headers);
+    let email = remembered.as_ref().map_or("", |e| e.as_str());
+    sign_in_page(state, locale, StatusCode::OK, email, None)
+}
+
+/// Adds `cookie` (when there is one) to `resp` beside the ones it sets already.
+fn also_set(mut resp: HttpResponse, cookie: &str) -> HttpResponse {
+    if cookie.is_empty() {
+        return resp;
+    }
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        resp.headers_mut().append(SET_COOKIE, v);
+    }
+    resp
 }
 
 pub async fn sign_in_submit(
@@ -88,6 +105,7 @@ pub async fn sign_in_submit(
 ) -> Result<HttpResponse, Error> {
     // Only the ticket, not a copy of every header: this is the path a surge takes.
     let ticket = waiting::presented(req.headers(), Lane::Login);
+    let remembered = session_cookie::value(req.headers(), remembered_email::NAME).is_some();
     let form: SignInForm = extract::form(req, state.body_limit).await?;
     let wrong = |state: &AppState| {
         sign_in_page(
@@ -107,27 +125,36 @@ pub async fn sign_in_submit(
     let result = match waiting::settle(&state, &arrival, subject, result) {
         Ok(result) => result,
         Err(turn) => {
-            return Ok(super::pages::in_line(
-                &state,
-                locale,
-                Lane::Login,
-                &turn,
-                "sign-in",
-            ))
+            // The form it refreshes to holds the address again; the password is typed again.
+            let page = super::pages::in_line(&state, locale, Lane::Login, &turn, "sign-in");
+            let keep = remembered_email::set(
+                &state.service.sealer,
+                &email,
+                &state.public_base_url,
+                waiting::cookie_max_age(&turn),
+            );
+            return Ok(also_set(page, &keep));
         }
     };
+    // Past the password: nothing to remember any more (said only to a browser that holds it).
+    let forget = if remembered {
+        remembered_email::clear(&state.public_base_url)
+    } else {
+        String::new()
+    };
     match result {
-        Ok(Login::Session { token, .. }) => Ok(signed_in(&state, &token)),
+        Ok(Login::Session { token, .. }) => Ok(also_set(signed_in(&state, &token), &forget)),
         Ok(Login::SecondFactor { challenge, .. }) => {
             let ui = state.site.ui(locale);
-            Ok(html(
+            let page = html(
                 StatusCode::OK,
                 &SignInCode {
                     ui: &ui,
                     challenge: challenge.expose(),
                     error: None,
                 },
-            ))
+            );
+            Ok(also_set(page, &forget))
         }
         Err(service::Error::InvalidCredentials) => Ok(wrong(&state)),
         Err(service::Error::PasswordResetRequired) => Ok(sign_in_page(

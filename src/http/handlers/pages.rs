@@ -266,8 +266,7 @@ pub(super) fn in_line(
     h.insert(RETRY_AFTER, HeaderValue::from(secs));
     let base = &state.public_base_url;
     let secure = if base.scheme() == "https" { "; Secure" } else { "" };
-    // As long as the ticket is valid: the announced wait and its grace (see `WaitingRoom`).
-    let max_age = secs + secs.max(60);
+    let max_age = waiting::cookie_max_age(turn);
     let cookie = format!(
         "{}={}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}",
         waiting::ticket_cookie(lane),

@@ -28,14 +28,21 @@ pub fn set(token: &BearerToken, base: &Url, max_age_secs: u64) -> String {
 /// The session token of the request's cookie, when it has one of the right shape.
 #[must_use]
 pub fn read(headers: &HeaderMap) -> Option<BearerToken> {
+    value(headers, NAME).and_then(|v| BearerToken::parse(v).ok())
+}
+
+/// The value of the request's cookie `name` (trimmed), the first when it is sent twice. Every
+/// cookie this service reads goes through here.
+#[must_use]
+pub fn value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == NAME)
-        .and_then(|(_, value)| BearerToken::parse(value.trim()).ok())
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
 }
 
 #[cfg(test)]
