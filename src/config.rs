@@ -212,6 +212,10 @@ impl Config {
         let mail = mail::parse(&env, mode)?;
         let dispatch = outbox::parse(&env, &mail.transport)?;
         let site = pages::parse(&env, &server.public_base_url)?;
+        let mut waiting = waiting::parse(&env)?;
+        // A held request must still be answered within the request timeout, with time to hash:
+        // the hold is at most half of it (a short timeout, as in tests, shortens the default).
+        waiting.hold = waiting.hold.min(server.request_timeout / 2);
         Ok(Self {
             mode,
             listen: server.listen,
@@ -237,7 +241,7 @@ impl Config {
             admin: admin::parse(&env)?,
             dispatch,
             campaign: campaign::parse(&env)?,
-            waiting: waiting::parse(&env)?,
+            waiting,
             site,
             log_format: logging::parse(&env)?,
             effective: env.into_effective(),

@@ -102,6 +102,24 @@ fn the_mail_lease_must_outlast_a_send() {
 }
 
 #[test]
+fn a_held_request_is_answered_within_the_request_timeout() {
+    let c = serve(&with(&[])).unwrap();
+    assert_eq!(c.waiting.hold, Duration::from_secs(2));
+    let c = serve(&with(&[
+        ("RESETGATE_REQUEST_TIMEOUT_MS", "3000"),
+        ("RESETGATE_WAIT_HOLD_MS", "1400"),
+    ]))
+    .unwrap();
+    assert_eq!(c.waiting.hold, Duration::from_millis(1400));
+    let c = serve(&with(&[("RESETGATE_REQUEST_TIMEOUT_MS", "100")])).unwrap();
+    assert_eq!(
+        c.waiting.hold,
+        Duration::from_millis(50),
+        "at most half the request timeout"
+    );
+}
+
+#[test]
 fn pepper_or_pepper_file_not_both() {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     std::io::Write::write_all(&mut file, b"0123456789abcdef0123456789abcdef-from-file\n").unwrap();

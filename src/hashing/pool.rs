@@ -24,9 +24,14 @@
 //!
 //! - **Ordered by arrival.** Within a lane, jobs wait in order of their client's arrival, which
 //!   the waiting room (`crate::waiting`) reads from a ticket for a client returning after a shed
-//!   answer. A full lane does not refuse a client who arrived earlier than its newest job: that
-//!   job is displaced (answered as shed, and its client keeps its own place) and the earlier
-//!   one takes its spot. So across retries, first come is first served.
+//!   answer. Admission looks at the wait at that place, so a full lane does not refuse a client
+//!   who arrived earlier than its newest jobs: it goes before them, and any of them pushed past
+//!   what it was admitted to is displaced (answered as shed, and its client keeps its own place).
+//!   So across retries, first come is first served.
+//! - **Holds.** A job may carry a hold ([`Place::hold`]): it is admitted when its wait at its
+//!   place is within the hold, even beyond its lane's budget. The waiting room gives one to the
+//!   front of its line, where a whole-second Retry-After is too coarse (docs/waiting-room.md).
+//!   A held job's deadline is extended by its hold, and its wait is no sign of congestion.
 //!
 //! Lanes, highest first: `Confirm` (a user setting a new password), `Login`, `Background`
 //! (rehash-on-upgrade and anything else). Admission thresholds shrink down the lanes (100 %, 75 %,
@@ -91,10 +96,16 @@ impl Lane {
 
 /// Where a job waits: its lane, and its client's arrival (ms since the Unix epoch), which orders
 /// the lane. Without a waiting room's arrival, a job arrives now.
+///
+/// `hold`: how long this job may wait in the queue at its place by arrival before it is refused,
+/// when that is longer than its lane's share of the queue budget. The waiting room gives it to
+/// a client returning with a ticket: its turn is near, and the queue, not another round trip, is
+/// the fair place to wait for it (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Place {
     pub lane: Lane,
     pub arrival_ms: u64,
+    pub hold: Duration,
 }
 
 impl From<Lane> for Place {
@@ -105,6 +116,7 @@ impl From<Lane> for Place {
         Self {
             lane,
             arrival_ms: u64::try_from(now.as_millis()).unwrap_or(u64::MAX),
+            hold: Duration::ZERO,
         }
     }
 }
@@ -179,6 +191,11 @@ struct Job {
     work: Work,
     lane: Lane,
     arrival_ms: u64,
+    /// The longest wait it was admitted to: its lane's share of the budget, or its hold
+    /// ([`Place::hold`]) when it was admitted on that. Past it, it is displaced.
+    allowed: Duration,
+    /// Admitted on its hold: waiting that long is no sign of congestion.
+    held: bool,
     enqueued: Instant,
     deadline: Instant,
     reply: oneshot::Sender<Result<Done, PoolError>>,
@@ -265,7 +282,8 @@ impl Pool {
     /// [`PoolError::Shed`] at admission, [`PoolError::Expired`] when the deadline passed in the
     /// queue, [`PoolError::Hash`] when argon2 fails.
     pub async fn run(&self, place: impl Into<Place>, work: Work) -> Result<Done, PoolError> {
-        let Place { lane, arrival_ms } = place.into();
+        let place = place.into();
+        let Place { lane, arrival_ms, .. } = place;
         let (reply, done) = oneshot::channel();
         let now = Instant::now();
         {
@@ -273,23 +291,13 @@ impl Pool {
             if q.closed {
                 return Err(PoolError::Closed);
             }
-            if let Err(retry_after) = self.admit(&q, lane) {
-                let queue = &mut q.lanes[lane as usize];
-                if queue.back().is_none_or(|j| j.arrival_ms <= arrival_ms) {
+            let held = match self.admit(&q, place) {
+                Ok(held) => held,
+                Err(retry_after) => {
                     drop(q);
                     return Err(self.shed(lane, retry_after));
                 }
-                // Full, but this client came before the newest one waiting: that one makes room
-                // and keeps its own place for its next try.
-                if let Some(newest) = queue.pop_back() {
-                    self.shared
-                        .metrics
-                        .hash_jobs
-                        .with_label_values(&[lane.as_str(), "displaced"])
-                        .inc();
-                    let _ = newest.reply.send(Err(PoolError::Shed { retry_after }));
-                }
-            }
+            };
             let queue = &mut q.lanes[lane as usize];
             let at = queue.partition_point(|j| j.arrival_ms <= arrival_ms);
             queue.insert(
@@ -298,39 +306,63 @@ impl Pool {
                     work,
                     lane,
                     arrival_ms,
+                    allowed: if held { place.hold } else { self.limit(lane) },
+                    held,
                     enqueued: now,
-                    deadline: now + self.shared.config.job_deadline,
+                    deadline: now
+                        + self.shared.config.job_deadline
+                        + if held { place.hold } else { Duration::ZERO },
                     reply,
                 },
             );
+            self.displace_overflow(&mut q, lane);
             self.shared.publish_depths(&q);
         }
         self.shared.work_ready.notify_one();
         done.await.map_err(|_| PoolError::Closed)?
     }
 
-    /// Whether a job in `lane` would be admitted right now. Flows call this before their
+    /// After an earlier arrival took its place, the jobs of `lane` that can no longer be served
+    /// within what they were admitted to (their lane's budget, or their hold) make room: each is
+    /// answered as shed, and its client keeps its own place for its next try. The lane is at most
+    /// a few hundred jobs (the hold over the hash time), so one pass over it is cheap beside the
+    /// hash that admission is about to run.
+    fn displace_overflow(&self, q: &mut Queues, lane: Lane) {
+        let mut kept = 0;
+        let mut i = 0;
+        while i < q.lanes[lane as usize].len() {
+            let wait = self.wait_behind(q, lane, kept);
+            if wait <= q.lanes[lane as usize][i].allowed {
+                kept += 1;
+                i += 1;
+                continue;
+            }
+            if let Some(job) = q.lanes[lane as usize].remove(i) {
+                self.shared
+                    .metrics
+                    .hash_jobs
+                    .with_label_values(&[lane.as_str(), "displaced"])
+                    .inc();
+                let retry_after = Duration::from_secs(wait.as_secs() + 1);
+                let _ = job.reply.send(Err(PoolError::Shed { retry_after }));
+            }
+        }
+    }
+
+    /// Whether a job at `place` would be admitted right now. Flows call this before their
     /// database work, so that under overload a request is refused before it costs anything; the
     /// real admission in [`Pool::run`] still decides.
     ///
     /// # Errors
     /// [`PoolError::Shed`] with the retry hint when it would not.
     pub fn precheck(&self, place: impl Into<Place>) -> Result<(), PoolError> {
-        let Place { lane, arrival_ms } = place.into();
+        let place = place.into();
         let q = self.shared.queues.lock();
-        match self.admit(&q, lane) {
-            Ok(()) => Ok(()),
-            // It would displace a later arrival (see `run`).
-            Err(_)
-                if q.lanes[lane as usize]
-                    .back()
-                    .is_some_and(|j| j.arrival_ms > arrival_ms) =>
-            {
-                Ok(())
-            }
+        match self.admit(&q, place) {
+            Ok(_) => Ok(()),
             Err(retry_after) => {
                 drop(q);
-                Err(self.shed(lane, retry_after))
+                Err(self.shed(place.lane, retry_after))
             }
         }
     }
@@ -345,10 +377,12 @@ impl Pool {
         PoolError::Shed { retry_after }
     }
 
-    /// Expected queueing delay for a new job in `lane`: the jobs it would wait behind (queued in
-    /// its lane or above, plus those running) spread over W workers at the measured hash time.
-    fn expected_wait(&self, q: &Queues, lane: Lane) -> Duration {
-        let ahead: usize = q.lanes[..=lane as usize].iter().map(VecDeque::len).sum::<usize>() + q.in_flight;
+    /// Expected queueing delay for a job with `ahead_in_lane` jobs of its own lane before it:
+    /// those, the jobs of the lanes above and those running, spread over W workers at the
+    /// measured hash time.
+    fn wait_behind(&self, q: &Queues, lane: Lane, ahead_in_lane: usize) -> Duration {
+        let above: usize = q.lanes[..lane as usize].iter().map(VecDeque::len).sum();
+        let ahead = above + ahead_in_lane + q.in_flight;
         let w = self.shared.config.workers.max(1);
         // Fewer jobs than workers: a worker is free (or about to be) and the wait is ~0.
         let rounds = (ahead + 1).saturating_sub(w);
@@ -357,11 +391,27 @@ impl Pool {
         self.hash_time().mul_f64(rounds)
     }
 
-    fn admit(&self, q: &Queues, lane: Lane) -> Result<(), Duration> {
-        let wait = self.expected_wait(q, lane);
-        let limit = self.shared.config.queue_budget.mul_f64(lane.budget_share());
-        if wait <= limit && q.queued() < MAX_QUEUED {
-            return Ok(());
+    /// The wait a job of `lane` may expect and still be admitted.
+    fn limit(&self, lane: Lane) -> Duration {
+        self.shared.config.queue_budget.mul_f64(lane.budget_share())
+    }
+
+    /// Admission by expected wait at the job's place by arrival: a client who came before the
+    /// newest jobs waiting goes before them (and they are displaced if that breaks their
+    /// budget). `Ok(true)`: admitted on its hold, beyond the budget.
+    fn admit(&self, q: &Queues, place: Place) -> Result<bool, Duration> {
+        let queue = &q.lanes[place.lane as usize];
+        let before = queue.partition_point(|j| j.arrival_ms <= place.arrival_ms);
+        let wait = self.wait_behind(q, place.lane, before);
+        let limit = self.limit(place.lane);
+        if q.queued() >= MAX_QUEUED {
+            return Err(Duration::from_secs(wait.as_secs() + 1));
+        }
+        if wait <= limit {
+            return Ok(false);
+        }
+        if wait <= place.hold {
+            return Ok(true);
         }
         // Retry when the backlog ahead should have drained: at least a second (the header's unit).
         Err(Duration::from_secs(wait.as_secs() + 1))

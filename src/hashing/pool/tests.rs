@@ -141,6 +141,8 @@ fn a_waiting_lower_lane_is_passed_over_at_most_the_starvation_limit() {
             work: hash_job("x"),
             lane,
             arrival_ms: 0,
+            allowed: Duration::from_secs(1),
+            held: false,
             enqueued: now,
             deadline: now + Duration::from_secs(60),
             reply,
@@ -165,9 +167,12 @@ fn lower_lanes_are_shed_first() {
         ..Queues::default()
     };
     // One job running: a new job waits one hash time (~100 ms with slow params).
-    let wait = p.expected_wait(&q, Lane::Confirm);
+    let wait = p.wait_behind(&q, Lane::Confirm, 0);
     assert!(wait > Duration::from_millis(30), "{wait:?}");
-    assert!(p.admit(&q, Lane::Background).is_err(), "background sheds first");
+    assert!(
+        p.admit(&q, Place::from(Lane::Background)).is_err(),
+        "background sheds first"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -191,6 +196,7 @@ async fn an_earlier_arrival_goes_first_and_displaces_the_newest_when_full() {
     let at = |arrival_ms: u64| Place {
         lane: Lane::Confirm,
         arrival_ms,
+        hold: Duration::ZERO,
     };
     let order = Arc::new(Mutex::new(Vec::new()));
     let submit = |arrival: u64, tag: &'static str| {
@@ -233,5 +239,78 @@ async fn an_earlier_arrival_goes_first_and_displaces_the_newest_when_full() {
             .with_label_values(&["confirm", "displaced"])
             .get(),
         1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_held_client_waits_in_the_queue_at_its_place_beyond_the_budget() {
+    // One worker and a budget of half a hash: nothing may queue behind the running job, except
+    // a returning client whose hold covers the wait.
+    let params = HashParams::new(64 * 1024, 8, 1).unwrap();
+    let h = measure(params);
+    let p = Pool::start(
+        PoolConfig {
+            workers: 1,
+            queue_budget: h.mul_f64(0.5),
+            job_deadline: Duration::from_secs(10),
+            params,
+        },
+        SecretString::new("pool-test-pepper-0123456789abcdef".into()),
+        h,
+        Arc::new(Metrics::new()),
+    )
+    .unwrap();
+    let at = |arrival_ms: u64, hold: Duration| Place {
+        lane: Lane::Login,
+        arrival_ms,
+        hold,
+    };
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let submit = |place: Place, tag: &'static str| {
+        let (p, order) = (p.clone(), Arc::clone(&order));
+        tokio::spawn(async move {
+            let r = p.run(place, hash_job(tag)).await;
+            order.lock().push((tag, r.is_ok()));
+        })
+    };
+    let long = h * 20;
+    let blocker = submit(at(5_000, Duration::ZERO), "blocker");
+    until_busy(&p).await;
+    assert!(
+        matches!(p.precheck(at(1_000, Duration::ZERO)), Err(PoolError::Shed { .. })),
+        "without a hold, even an early arrival is refused: the budget is below one hash"
+    );
+    assert!(
+        matches!(p.precheck(at(1_000, h / 4)), Err(PoolError::Shed { .. })),
+        "a hold shorter than the wait is no help"
+    );
+    let second = submit(at(2_000, long), "second");
+    for _ in 0..5000 {
+        if p.shared.queues.lock().queued() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // The earliest comes after the second was queued, and still goes first.
+    let first = submit(at(1_000, long), "first");
+    for _ in 0..5000 {
+        if p.shared.queues.lock().queued() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(p.shared.queues.lock().queued(), 2, "both held, neither displaced");
+    assert_eq!(
+        p.shared.metrics.hash_lifo_picks.get(),
+        0,
+        "held jobs are no sign of congestion"
+    );
+    for j in [blocker, second, first] {
+        j.await.unwrap();
+    }
+    assert_eq!(
+        order.lock().clone(),
+        vec![("blocker", true), ("first", true), ("second", true)],
+        "in arrival order"
     );
 }

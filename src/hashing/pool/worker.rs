@@ -63,9 +63,11 @@ impl Shared {
             }
         };
         let queue = &mut q.lanes[lane as usize];
-        // The lane is ordered by arrival, so its longest-queued job may be anywhere in it.
+        // The lane is ordered by arrival, so its longest-queued job may be anywhere in it. Held
+        // jobs were admitted to wait longer; their wait says nothing about the estimate.
         let congested = queue
             .iter()
+            .filter(|j| !j.held)
             .map(|j| j.enqueued)
             .min()
             .is_some_and(|e| now.duration_since(e) > self.config.job_deadline / 2);

@@ -50,6 +50,8 @@ impl Site {
             ("RESETGATE_HASH_DEADLINE_MS", "60000"),
             ("RESETGATE_ARGON2_M_KIB", "65536"),
             ("RESETGATE_ARGON2_T", "48"),
+            // Put in line at once, not held at the front (docs/waiting-room.md).
+            ("RESETGATE_WAIT_HOLD_MS", "0"),
         ])
         .await
     }

@@ -33,6 +33,8 @@ async fn start(hashing: &str) -> Gateway {
             ("RESETGATE_OPS_LISTEN", "127.0.0.1:0"),
             ("RESETGATE_HASH_WORKERS", "1"),
             ("RESETGATE_HASH_QUEUE_BUDGET_MS", "1"),
+            // Refused at once, not held at the front of the burst (docs/waiting-room.md).
+            ("RESETGATE_WAIT_HOLD_MS", "0"),
             ("RESETGATE_RATE_LIMITS", "off"),
             ("RUST_LOG", "warn"),
         ])
