@@ -120,7 +120,7 @@ impl ClientIp {
         for value in lines.into_iter().rev() {
             let Ok(value) = value.to_str() else { return client };
             for hop in value.split(',').rev() {
-                let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+                let Some(ip) = parse_hop(hop) else {
                     return client;
                 };
                 client = canonical(ip);
@@ -131,6 +131,28 @@ impl ClientIp {
         }
         client
     }
+}
+
+/// One hop of a forwarding header: an address as proxies write it, with or without a port, IPv6
+/// bare or in brackets, possibly quoted (`203.0.113.7`, `203.0.113.7:41234`, `2001:db8::1`,
+/// `[2001:db8::1]`, `"[2001:db8::1]:443"`). Anything else (`unknown`, an obfuscated name, a
+/// port without an address) is no address.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    let hop = hop
+        .strip_prefix('"')
+        .and_then(|h| h.strip_suffix('"'))
+        .unwrap_or(hop);
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(sock) = hop.parse::<std::net::SocketAddr>() {
+        return Some(sock.ip());
+    }
+    hop.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .and_then(|h| h.parse::<std::net::Ipv6Addr>().ok())
+        .map(IpAddr::V6)
 }
 
 #[cfg(test)]
@@ -183,6 +205,39 @@ mod tests {
         assert_eq!(r.resolve(ip("10.0.0.1"), &h), ip("198.51.100.4"));
         assert_eq!(r.resolve(ip("10.0.0.1"), &xff("garbage")), ip("10.0.0.1"));
         assert_eq!(r.resolve(ip("10.0.0.1"), &HeaderMap::new()), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn hops_with_ports_brackets_and_quotes_are_read() {
+        for (hop, want) in [
+            ("203.0.113.7", "203.0.113.7"),
+            (" 203.0.113.7:41234 ", "203.0.113.7"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("[2001:db8::1]", "2001:db8::1"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+            ("\"[2001:db8::1]:443\"", "2001:db8::1"),
+            ("::ffff:192.0.2.1", "::ffff:192.0.2.1"),
+        ] {
+            assert_eq!(parse_hop(hop), Some(ip(want)), "{hop}");
+        }
+        for junk in [
+            "",
+            "unknown",
+            "_hidden",
+            ":443",
+            "[203.0.113.7]",
+            "203.0.113.7:port",
+            "[2001:db8::1",
+            "2001:db8::1]:443",
+            "1.2.3.4.5",
+        ] {
+            assert_eq!(parse_hop(junk), None, "{junk:?}");
+        }
+        // Through the resolver: a proxy that writes ports still yields the client.
+        let h = xff("198.51.100.4:5555, [fd00::2]:80");
+        assert_eq!(resolver().resolve(ip("10.0.0.1"), &h), ip("198.51.100.4"));
+        let h = xff("[2001:db8:1:2::9]:1234");
+        assert_eq!(resolver().resolve(ip("10.0.0.1"), &h), ip("2001:db8:1:2::9"));
     }
 
     #[test]
