@@ -40,6 +40,13 @@ pub static SMTP_TLS: Setting<SmtpTls> = Setting {
     bounds: (),
     secret: false,
 };
+pub static SMTP_ALLOW_PLAINTEXT: Setting<bool> = Setting {
+    name: "RESETGATE_SMTP_ALLOW_PLAINTEXT",
+    doc: "`true` allows `RESETGATE_SMTP_TLS=none` to a relay that is not on loopback (a trusted relay on a private network); the mail carries reset links, so it is refused otherwise.",
+    unset: Unset::Default(false),
+    bounds: (),
+    secret: false,
+};
 pub static SMTP_PORT: Setting<u16> = Setting {
     name: "RESETGATE_SMTP_PORT",
     doc: "The relay's port.",
@@ -95,11 +102,13 @@ pub(super) static GROUP: Group = Group {
     title: "SMTP relay",
     about: "Read only when `RESETGATE_MAIL_TRANSPORT=smtp`. Set `RESETGATE_SMTP_PASSWORD` or \
             `RESETGATE_SMTP_PASSWORD_FILE`, not both, and only with `RESETGATE_SMTP_USERNAME`. With \
-            `RESETGATE_SMTP_TLS=none`, AUTH is refused unless the host is loopback, so the password never \
-            travels in clear text.",
+            `RESETGATE_SMTP_TLS=none`, the relay must be on loopback unless \
+            `RESETGATE_SMTP_ALLOW_PLAINTEXT=true` (the mail carries reset links), and AUTH is refused \
+            unless it is, so the password never travels in clear text.",
     settings: &[
         &SMTP_HOST,
         &SMTP_TLS,
+        &SMTP_ALLOW_PLAINTEXT,
         &SMTP_PORT,
         &SMTP_USERNAME,
         &SMTP_PASSWORD,
@@ -168,6 +177,17 @@ pub(super) fn parse(env: &Env<'_>) -> Result<SmtpConfig, ConfigError> {
              allowed only for a loopback relay)",
         ));
     }
+    // Read whatever the transport, so the setting is never reported as unread.
+    let allow_plaintext = env.get(&SMTP_ALLOW_PLAINTEXT)?;
+    if tls == SmtpTls::None && !is_loopback(&host) && !allow_plaintext {
+        return Err(err(
+            SMTP_TLS.name,
+            format!(
+                "none would send reset links in clear text to {host}; use starttls or tls, or set \
+                 RESETGATE_SMTP_ALLOW_PLAINTEXT=true for a trusted relay on a private network"
+            ),
+        ));
+    }
     Ok(SmtpConfig {
         host,
         port,
@@ -222,6 +242,7 @@ mod tests {
             let s = smtp(&[
                 ("RESETGATE_SMTP_HOST", "relay.example.com"),
                 ("RESETGATE_SMTP_TLS", mode),
+                ("RESETGATE_SMTP_ALLOW_PLAINTEXT", "true"),
             ]);
             assert_eq!(s.port, port, "{mode}");
         }
@@ -359,11 +380,26 @@ mod tests {
                 .collect();
             assert!(smtp(&local).auth.is_some(), "{host}");
         }
-        // Without AUTH there is no password to leak: plain text to a remote relay is allowed.
-        let s = smtp(&[
+        // Without AUTH, plain text to a remote relay still carries the reset links: refused
+        // unless allowed outright.
+        let plain = [
             ("RESETGATE_SMTP_HOST", "relay.example.com"),
             ("RESETGATE_SMTP_TLS", "none"),
-        ]);
+        ];
+        let e = serve(&plain).unwrap_err();
+        assert_eq!(e.var, "RESETGATE_SMTP_TLS");
+        assert!(e.message.contains("RESETGATE_SMTP_ALLOW_PLAINTEXT=true"), "{e}");
+        let allowed: Vec<_> = plain
+            .iter()
+            .copied()
+            .chain([("RESETGATE_SMTP_ALLOW_PLAINTEXT", "true")])
+            .collect();
+        let s = smtp(&allowed);
         assert_eq!((s.tls, s.port), (SmtpTls::None, 25));
+        let local = smtp(&[
+            ("RESETGATE_SMTP_HOST", "127.0.0.1"),
+            ("RESETGATE_SMTP_TLS", "none"),
+        ]);
+        assert_eq!(local.tls, SmtpTls::None, "a loopback relay needs no permission");
     }
 }
