@@ -54,6 +54,24 @@ fn request_id<B>(req: &Request<B>) -> HeaderValue {
         })
 }
 
+/// The security headers of every response on every listener, where the handler set none of its
+/// own: pages set a stricter policy of their own (`http::pages`), the stylesheets their caching.
+/// A JSON answer is never a document to render, frame or cache: it may hold a session token.
+fn harden(h: &mut http::HeaderMap) {
+    use http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
+    for (name, value) in [
+        (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (REFERRER_POLICY, "no-referrer"),
+        (
+            CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        (CACHE_CONTROL, "no-store"),
+    ] {
+        h.entry(name).or_insert(HeaderValue::from_static(value));
+    }
+}
+
 fn status_class(status: http::StatusCode) -> &'static str {
     match status.as_u16() {
         100..=199 => "1xx",
@@ -114,6 +132,7 @@ where
                     ms = elapsed.as_secs_f64() * 1e3,
                     "served"
                 );
+                harden(resp.headers_mut());
                 resp.headers_mut().insert(REQUEST_ID, id);
                 Ok(resp)
             }

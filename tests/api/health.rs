@@ -9,10 +9,44 @@ use crate::helpers::{error_code, json, spawn_app, spawn_app_on, spawn_app_with, 
 use crate::proxy::Proxy;
 
 crate::both_backends!(
+    every_answer_carries_the_security_headers,
     live_and_ready,
     metrics_are_exposed,
     readiness_flips_on_shutdown_and_in_flight_requests_finish
 );
+
+async fn every_answer_carries_the_security_headers(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let login = app
+        .client
+        .post(app.url("/v1/login"))
+        .json(&json!({ "email": "nobody@example.com", "password": "wrong" }))
+        .send()
+        .await
+        .unwrap();
+    let ops = app
+        .client
+        .get(format!("http://{}/livez", app.ops_addr))
+        .send()
+        .await
+        .unwrap();
+    for resp in [app.get("/livez").await, app.get("/nope").await, login, ops] {
+        let h = resp.headers();
+        let what = format!("{} {}", resp.status(), resp.url());
+        assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{what}");
+        assert_eq!(
+            h["content-security-policy"], "default-src 'none'; frame-ancestors 'none'",
+            "{what}"
+        );
+        assert_eq!(h["cache-control"], "no-store", "{what}");
+    }
+    // A page keeps its own, stricter-for-its-needs policy.
+    let page = app.get("/forgot").await;
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert_ne!(csp, "default-src 'none'; frame-ancestors 'none'");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+}
 
 async fn live_and_ready(backend: Backend) {
     let app = spawn_app(backend).await;
