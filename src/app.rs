@@ -204,6 +204,7 @@ pub async fn start_with_engine(parts: Parts, engine: MakeEngine) -> anyhow::Resu
         token_ttl: config.token_ttl,
         session_ttl: config.session_ttl,
         reset_floor: config.reset_floor,
+        reset_cooldown: config.reset_cooldown,
         email_limit_per_hour: config
             .rate_limits
             .enabled
@@ -269,6 +270,7 @@ pub async fn start_with_engine(parts: Parts, engine: MakeEngine) -> anyhow::Resu
         concurrency: config.dispatch.concurrency,
         retry_base: config.dispatch.retry_base,
         lease: config.dispatch.lease,
+        reset_link_ttl: config.token_ttl,
     };
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.clone()));
     tokio::spawn(janitor::run(

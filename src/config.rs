@@ -60,8 +60,8 @@ pub use outbox::{
 pub use pages::DEFAULT_LOCALE;
 pub use reset::{
     DEFAULT_PASSWORD_MAX_CHARS, DEFAULT_PASSWORD_MIN_CHARS, DEFAULT_PASSWORD_MIN_CHARS_MFA,
-    DEFAULT_RESET_FLOOR_MS, DEFAULT_SESSION_TTL_SECS, DEFAULT_TOKEN_TTL_SECS, MIN_PASSWORD_CHARS,
-    MIN_PASSWORD_CHARS_MFA,
+    DEFAULT_RESET_COOLDOWN_SECS, DEFAULT_RESET_FLOOR_MS, DEFAULT_SESSION_TTL_SECS, DEFAULT_TOKEN_TTL_SECS,
+    MIN_PASSWORD_CHARS, MIN_PASSWORD_CHARS_MFA,
 };
 pub use secrets::MIN_PEPPER_BYTES;
 pub use server::{
@@ -164,6 +164,8 @@ pub struct Config {
     /// Time between /readyz turning 503 and the listener closing, for load balancers to notice.
     pub shutdown_delay: Duration,
     pub reset_floor: Duration,
+    /// See [`reset::RESET_COOLDOWN_SECS`]; zero turns it off.
+    pub reset_cooldown: Duration,
     pub max_in_flight: usize,
     pub rate_limits: RateLimitConfig,
     /// Listener for /metrics (and the probes), separate from the public API.
@@ -234,6 +236,7 @@ impl Config {
             drain_timeout: server.drain_timeout,
             shutdown_delay: server.shutdown_delay,
             reset_floor: reset.floor,
+            reset_cooldown: reset.cooldown,
             max_in_flight: env.get(&admission::MAX_IN_FLIGHT)?,
             rate_limits,
             ops_listen: server.ops_listen,

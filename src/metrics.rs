@@ -72,7 +72,7 @@ const LIMITER: Label = Label::fixed("limiter", &["global", "ip", "email"]);
 /// The limiters that keep per-key state (the per-email limit counts rows in the database).
 const KEYED_LIMITER: Label = Label::fixed("limiter", &["ip"]);
 const MFA_OUTCOME: Label = Label::fixed("outcome", &["ok", "wrong", "replayed", "locked"]);
-const RESET_OUTCOME: Label = Label::fixed("outcome", &["issued", "unknown_account"]);
+const RESET_OUTCOME: Label = Label::fixed("outcome", &["issued", "cooldown", "unknown_account"]);
 const MAIL_KIND: Label = Label::fixed(
     "kind",
     &[
@@ -84,7 +84,7 @@ const MAIL_KIND: Label = Label::fixed(
         "recovery_code_used",
     ],
 );
-const DELIVERY_OUTCOME: Label = Label::fixed("outcome", &["retry", "dead"]);
+const DELIVERY_OUTCOME: Label = Label::fixed("outcome", &["retry", "dead", "expired"]);
 const OUTBOX_STATUS: Label = Label::fixed("status", &["pending", "held", "dead"]);
 const CAMPAIGN: Label = Label::bounded("campaign", "a campaign id, for the 20 most recent campaigns");
 const CAMPAIGN_STAGE: Label = Label::fixed("stage", &["total", "marked", "notified"]);
@@ -226,7 +226,9 @@ family::declare_metrics! {
     db_pool_waiting: IntGauge {
         name: "resetgate_db_pool_waiting",
     }
-    /// Reset requests by outcome: issued (known account) or unknown_account.
+    /// Reset requests by outcome: issued (known account, new link mailed), cooldown (known account
+    /// asked again within the cooldown: no new link, no mail) or unknown_account. Served only on
+    /// the ops listener: from outside, the three answer alike.
     reset_requests: IntCounterVec {
         name: "resetgate_reset_requests_total",
         labels: &[RESET_OUTCOME],
@@ -257,7 +259,8 @@ family::declare_metrics! {
         labels: &[MAIL_KIND],
         seed: Seed::All,
     }
-    /// Failed email deliveries by outcome: retry (will try again) or dead (gave up).
+    /// Failed email deliveries by outcome: retry (will try again), dead (gave up) or expired (a reset
+    /// mail whose link expired before it could be sent: dropped, never sent).
     outbox_failed: IntCounterVec {
         name: "resetgate_outbox_failed_total",
         labels: &[DELIVERY_OUTCOME],

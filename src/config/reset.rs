@@ -13,6 +13,10 @@ pub const DEFAULT_SESSION_TTL_SECS: u64 = 12 * 60 * 60;
 /// Every reset request takes at least this long, known account or not, so timing does not reveal
 /// whether an address has an account. Comfortably above the known-account path's database work.
 pub const DEFAULT_RESET_FLOOR_MS: u64 = 150;
+/// A repeat reset request for one address within this window sends no new mail and keeps the live
+/// link: long enough that a flood of requests cannot fill a victim's inbox or kill the link they
+/// are about to click, short enough that someone whose mail was lost can ask again soon.
+pub const DEFAULT_RESET_COOLDOWN_SECS: u64 = 120;
 pub const DEFAULT_PASSWORD_MIN_CHARS: usize = 15;
 pub const DEFAULT_PASSWORD_MIN_CHARS_MFA: usize = 8;
 pub const DEFAULT_PASSWORD_MAX_CHARS: usize = 256;
@@ -40,6 +44,13 @@ pub static RESET_FLOOR_MS: Setting<u64> = Setting {
     name: "RESETGATE_RESET_FLOOR_MS",
     doc: "Least time every reset request takes, account or not, so timing does not tell which addresses have one.",
     unset: Unset::Default(DEFAULT_RESET_FLOOR_MS),
+    bounds: Range::ANY,
+    secret: false,
+};
+pub static RESET_COOLDOWN_SECS: Setting<u64> = Setting {
+    name: "RESETGATE_RESET_COOLDOWN_SECS",
+    doc: "A repeat reset request for one account within this time, or while its mail is still waiting to be sent, issues no new link and sends no mail; the answer looks the same. 0 turns the cooldown off.",
+    unset: Unset::Default(DEFAULT_RESET_COOLDOWN_SECS),
     bounds: Range::ANY,
     secret: false,
 };
@@ -73,6 +84,7 @@ pub(super) static GROUP: Group = Group {
         &TOKEN_TTL_SECS,
         &SESSION_TTL_SECS,
         &RESET_FLOOR_MS,
+        &RESET_COOLDOWN_SECS,
         &PASSWORD_MIN_CHARS,
         &PASSWORD_MIN_CHARS_MFA,
         &PASSWORD_MAX_CHARS,
@@ -83,6 +95,7 @@ pub(super) struct Reset {
     pub token_ttl: Duration,
     pub session_ttl: Duration,
     pub floor: Duration,
+    pub cooldown: Duration,
 }
 
 pub(super) fn policy(env: &Env<'_>) -> Result<PasswordPolicy, ConfigError> {
@@ -111,5 +124,6 @@ pub(super) fn parse(env: &Env<'_>) -> Result<Reset, ConfigError> {
         token_ttl: Duration::from_secs(env.get(&TOKEN_TTL_SECS)?),
         session_ttl: Duration::from_secs(env.get(&SESSION_TTL_SECS)?),
         floor: Duration::from_millis(env.get(&RESET_FLOOR_MS)?),
+        cooldown: Duration::from_secs(env.get(&RESET_COOLDOWN_SECS)?),
     })
 }

@@ -43,6 +43,8 @@ pub struct Dispatcher {
     pub retry_base: Duration,
     /// A claimed row reappears after this if its dispatcher died; longer than any one send.
     pub lease: Duration,
+    /// How long a reset link lives: a reset mail queued longer ago than this carries a dead link.
+    pub reset_link_ttl: Duration,
 }
 
 /// What one tick did, and when the next should run.
@@ -147,7 +149,27 @@ impl Dispatcher {
         }
     }
 
+    fn link_expired(&self, msg: &OutboxMessage) -> bool {
+        let ttl = chrono::Duration::from_std(self.reset_link_ttl).unwrap_or(chrono::Duration::MAX);
+        msg.created_at
+            .checked_add_signed(ttl)
+            .is_some_and(|end| end <= self.clock.now())
+    }
+
     async fn deliver(&self, msg: OutboxMessage) -> Result<(), StoreError> {
+        if msg.kind == MailKind::PasswordReset && self.link_expired(&msg) {
+            // Sending it would only hand its owner a link that says "expired", and spend budget
+            // that a live link is waiting for. Kept as dead so ops can see it.
+            tracing::warn!(
+                id = msg.id,
+                "reset mail not sent: its link expired while it waited"
+            );
+            self.metrics.outbox_failed.with_label_values(&["expired"]).inc();
+            return self
+                .store
+                .outbox_failed(msg.id, "reset link expired before it could be sent", None)
+                .await;
+        }
         let email = match self.render(&msg) {
             // The row id is the idempotency key: a resend after a crash carries the same id.
             Ok(mut e) => {

@@ -17,7 +17,7 @@ use crate::mail::seal::Sealer;
 use crate::metrics::Metrics;
 use crate::secret::SecretString;
 use crate::storage::store::{
-    AccountId, Authn, CompletedReset, MailKind, NewMail, NewSession, SessionInfo, Store, StoreError,
+    AccountId, Authn, CompletedReset, MailKind, NewMail, NewSession, NewToken, SessionInfo, Store, StoreError,
 };
 
 /// How long a login challenge (right password, code still to come) stays usable: long enough to
@@ -126,6 +126,8 @@ pub struct ResetService {
     pub token_ttl: Duration,
     pub session_ttl: Duration,
     pub reset_floor: Duration,
+    /// A repeat request within this sends no mail and keeps the live link; zero turns it off.
+    pub reset_cooldown: Duration,
     /// Reset requests one address may make per hour; `None` turns the limit off (load tests).
     pub email_limit_per_hour: Option<u32>,
     pub metrics: Arc<Metrics>,
@@ -205,17 +207,16 @@ impl ResetService {
         // Written only when it changes: an API client that always sends the same language costs
         // no extra statement.
         let record = locale.filter(|l| account.locale != Some(*l));
-        self.store
-            .issue_reset_token(
-                account.id,
-                &digest,
-                now + chrono(self.token_ttl),
-                mail,
-                record,
-                now,
-            )
-            .await?;
-        self.metrics.reset_requests.with_label_values(&["issued"]).inc();
+        let new_token = NewToken {
+            account_id: account.id,
+            digest: &digest,
+            expires_at: now + chrono(self.token_ttl),
+            fresh_after: (!self.reset_cooldown.is_zero()).then(|| now - chrono(self.reset_cooldown)),
+        };
+        let issued = self.store.issue_reset_token(new_token, mail, record, now).await?;
+        // Same answer either way: only the ops listener's metrics tell the two apart.
+        let outcome = if issued { "issued" } else { "cooldown" };
+        self.metrics.reset_requests.with_label_values(&[outcome]).inc();
         Ok(())
     }
 

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use super::store::{
     Account, AccountId, Claim, Completed, CompletedReset, DeadMessage, NewAccount, NewMail, NewSession,
-    OutboxMessage, OutboxSummary, SessionInfo, Store, StoreError, RESET_LIMIT_WINDOW,
+    NewToken, OutboxMessage, OutboxSummary, SessionInfo, Store, StoreError, RESET_LIMIT_WINDOW,
 };
 use crate::hashing::phc::PhcString;
 use crate::i18n::Locale;
@@ -50,6 +50,7 @@ struct Inner {
 
 struct Token {
     digest: TokenDigest,
+    created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     used: bool,
 }
@@ -166,14 +167,23 @@ impl Store for MemoryStore {
 
     async fn issue_reset_token(
         &self,
-        account_id: AccountId,
-        token: &TokenDigest,
-        expires_at: DateTime<Utc>,
+        token: NewToken<'_>,
         mail: NewMail,
         record_locale: Option<Locale>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut g = self.inner.lock();
+        let account_id = token.account_id;
+        if let (Some(fresh_after), Some(live)) = (token.fresh_after, g.tokens.get(&account_id)) {
+            let unsent = g.outbox.iter().any(|m| {
+                m.status == MailStatus::Pending
+                    && m.new.kind == mail.kind
+                    && m.new.recipient == mail.recipient
+            });
+            if !live.used && live.expires_at > now && (live.created_at > fresh_after || unsent) {
+                return Ok(false);
+            }
+        }
         let Some(account) = g.accounts.get_mut(&account_id) else {
             return Err(StoreError::Internal(format!("no account {account_id}")));
         };
@@ -183,8 +193,9 @@ impl Store for MemoryStore {
         g.tokens.insert(
             account_id,
             Token {
-                digest: *token,
-                expires_at,
+                digest: *token.digest,
+                created_at: now,
+                expires_at: token.expires_at,
                 used: false,
             },
         );
@@ -193,7 +204,7 @@ impl Store for MemoryStore {
             !(m.status == MailStatus::Pending && m.new.kind == mail.kind && m.new.recipient == mail.recipient)
         });
         g.enqueue(mail, now);
-        Ok(())
+        Ok(true)
     }
 
     async fn account_for_reset_token(
@@ -332,6 +343,7 @@ impl Store for MemoryStore {
                     sealed_secret: m.new.sealed_secret.clone(),
                     attempts: m.attempts,
                     locale: m.new.locale,
+                    created_at: m.created_at,
                 }
             })
             .collect();

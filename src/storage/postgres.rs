@@ -18,8 +18,8 @@ mod outbox;
 mod resets;
 
 use super::store::{
-    Account, AccountId, Claim, Completed, CompletedReset, NewAccount, NewMail, NewSession, OutboxSummary,
-    PoolStatus, SessionInfo, Store, StoreError, RESET_LIMIT_WINDOW,
+    Account, AccountId, Claim, Completed, CompletedReset, NewAccount, NewMail, NewSession, NewToken,
+    OutboxSummary, PoolStatus, SessionInfo, Store, StoreError, RESET_LIMIT_WINDOW,
 };
 use crate::hashing::phc::PhcString;
 use crate::i18n::Locale;
@@ -206,14 +206,12 @@ impl Store for PostgresStore {
 
     async fn issue_reset_token(
         &self,
-        account_id: AccountId,
-        token: &TokenDigest,
-        expires_at: DateTime<Utc>,
+        token: NewToken<'_>,
         mail: NewMail,
         record_locale: Option<Locale>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        resets::issue_token(self, account_id, token, expires_at, mail, record_locale, now).await
+    ) -> Result<bool, StoreError> {
+        resets::issue_token(self, token, mail, record_locale, now).await
     }
 
     async fn account_for_reset_token(

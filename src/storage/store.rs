@@ -133,6 +133,8 @@ pub struct OutboxMessage {
     pub attempts: i32,
     /// As queued; `None` (or a tag no longer shipped): the configured default.
     pub locale: Option<Locale>,
+    /// When it was queued: a reset mail older than the link's lifetime carries a dead link.
+    pub created_at: DateTime<Utc>,
 }
 
 /// What one claim got: messages to send now, and when the send budget next has room.
@@ -162,6 +164,17 @@ pub struct DeadMessage {
     pub attempts: i32,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A reset token about to be issued.
+#[derive(Debug, Clone, Copy)]
+pub struct NewToken<'a> {
+    pub account_id: AccountId,
+    pub digest: &'a TokenDigest,
+    pub expires_at: DateTime<Utc>,
+    /// The cooldown: a live token created after this, or whose mail is still waiting to be sent,
+    /// is kept and no new one is issued. `None`: always replace (cooldown off).
+    pub fresh_after: Option<DateTime<Utc>>,
 }
 
 /// A reset that passed every check and is ready to commit.
@@ -230,15 +243,17 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces any earlier token of the account (at most one live token per account) and enqueues
     /// the reset email, in one transaction: either both happen or neither. `record_locale` (the
     /// language of the browser that asked) becomes the account's locale in the same transaction.
+    ///
+    /// The cooldown: while the account's live token is fresh (see [`NewToken::fresh_after`]),
+    /// nothing changes and the answer is `false`, so a flood of requests for one address neither
+    /// kills the link its owner is about to use nor sends a second mail.
     async fn issue_reset_token(
         &self,
-        account_id: AccountId,
-        token: &TokenDigest,
-        expires_at: DateTime<Utc>,
+        token: NewToken<'_>,
         mail: NewMail,
         record_locale: Option<Locale>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
 
     /// The account a token belongs to, if the token is live (not used, not expired). Read-only:
     /// used to reject bad tokens before paying for a hash.

@@ -11,7 +11,108 @@ crate::both_backends!(
     a_newer_token_replaces_the_older_one,
     email_lookup_is_case_insensitive,
     known_and_unknown_both_wait_out_the_timing_floor,
+    a_repeat_request_within_the_cooldown_keeps_the_link_and_sends_nothing,
+    a_request_after_the_cooldown_issues_a_new_link,
+    a_reset_mail_whose_link_expired_in_the_queue_is_dropped,
 );
+
+const RESET_SUBJECT: &str = "Reset your password";
+
+fn resets_to(app: &crate::helpers::TestApp, to: &str) -> usize {
+    app.mails()
+        .iter()
+        .filter(|m| m.to == to && m.subject == RESET_SUBJECT)
+        .count()
+}
+
+/// The attacker with the leaked list asks again and again for one address: its owner gets one mail
+/// and the link in it keeps working; from outside every answer is the same 202.
+async fn a_repeat_request_within_the_cooldown_keeps_the_link_and_sends_nothing(backend: Backend) {
+    let app = spawn_app_with(backend, &[("RESETGATE_RESET_COOLDOWN_SECS", "600")]).await;
+    app.create_account("alice@example.com", Some(PASSWORD), false)
+        .await;
+    let first = app.reset_token("alice@example.com").await;
+    let answer = json(app.request_reset("alice@example.com").await).await;
+    for _ in 0..4 {
+        let again = app.request_reset("alice@example.com").await;
+        assert_eq!(again.status(), 202);
+        assert_eq!(json(again).await, answer);
+    }
+    // A later, genuine request for someone else is mailed: the dispatcher is running, so had the
+    // repeats queued anything it would have gone out before this.
+    app.create_account("bob@example.com", Some(PASSWORD), false).await;
+    app.reset_token("bob@example.com").await;
+    assert_eq!(resets_to(&app, "alice@example.com"), 1);
+    assert!(app
+        .metrics()
+        .await
+        .contains(r#"resetgate_reset_requests_total{outcome="cooldown"} 5"#));
+    assert_eq!(
+        app.confirm(&first, "the first link still works after the flood", None)
+            .await
+            .status(),
+        200
+    );
+}
+
+async fn a_request_after_the_cooldown_issues_a_new_link(backend: Backend) {
+    let app = spawn_app_with(backend, &[("RESETGATE_RESET_COOLDOWN_SECS", "60")]).await;
+    app.create_account("alice@example.com", Some(PASSWORD), false)
+        .await;
+    let first = app.reset_token("alice@example.com").await;
+    app.clock.advance(chrono::Duration::seconds(61));
+    let second = app.reset_token("alice@example.com").await;
+    assert_ne!(first, second);
+    assert_eq!(resets_to(&app, "alice@example.com"), 2);
+    let resp = app.confirm(&first, "the first link was replaced", None).await;
+    assert_eq!(error_code(resp).await, "token_invalid_or_expired");
+}
+
+/// A reset mail that waited in the queue past its link's lifetime would only deliver a dead link
+/// and spend budget a live one needs: it is dropped and counted, never sent.
+async fn a_reset_mail_whose_link_expired_in_the_queue_is_dropped(backend: Backend) {
+    // One mail a second and a clock that only moves when told: the second mail waits.
+    let app = spawn_app_with(
+        backend,
+        &[
+            ("RESETGATE_MAIL_RATE_PER_SEC", "1"),
+            ("RESETGATE_MAIL_BURST", "1"),
+            ("RESETGATE_TOKEN_TTL_SECS", "600"),
+        ],
+    )
+    .await;
+    app.create_account("alice@example.com", Some(PASSWORD), false)
+        .await;
+    app.create_account("bob@example.com", Some(PASSWORD), false).await;
+    app.reset_token("alice@example.com").await;
+    assert_eq!(app.request_reset("bob@example.com").await.status(), 202);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        resets_to(&app, "bob@example.com"),
+        0,
+        "bob's mail should wait for budget"
+    );
+    app.clock.advance(chrono::Duration::seconds(601));
+    let expired = r#"resetgate_outbox_failed_total{outcome="expired"} 1"#;
+    let mut metrics = String::new();
+    for _ in 0..200 {
+        metrics = app.metrics().await;
+        if metrics.contains(expired) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(metrics.contains(expired), "{metrics}");
+    // A fresh request after the drop is mailed as usual.
+    let token = app.reset_token("bob@example.com").await;
+    assert_eq!(resets_to(&app, "bob@example.com"), 1);
+    assert_eq!(
+        app.confirm(&token, "bob's fresh link works fine", None)
+            .await
+            .status(),
+        200
+    );
+}
 
 async fn known_and_unknown_both_wait_out_the_timing_floor(backend: Backend) {
     let app = spawn_app_with(backend, &[("RESETGATE_RESET_FLOOR_MS", "300")]).await;

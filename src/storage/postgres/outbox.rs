@@ -121,7 +121,7 @@ pub(super) async fn claim(
     }
     let rows = tx
         .query(
-            "SELECT id, kind, recipient, sealed_secret, attempts, domain, locale FROM outbox
+            "SELECT id, kind, recipient, sealed_secret, attempts, domain, locale, created_at FROM outbox
              WHERE status = 'pending' AND available_at <= $1
              ORDER BY priority, available_at, id
              LIMIT $2
@@ -214,6 +214,7 @@ pub(super) async fn claim(
                 sealed_secret: r.get(3),
                 attempts: r.get(4),
                 locale: r.get::<_, Option<&str>>(6).and_then(Locale::parse),
+                created_at: r.get(7),
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

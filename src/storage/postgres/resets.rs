@@ -8,7 +8,7 @@ use super::{account_from_row, db_error, PostgresStore, ACCOUNT_COLUMNS};
 use crate::i18n::Locale;
 use crate::reset::token::TokenDigest;
 use crate::storage::store::{
-    Account, AccountId, Completed, CompletedReset, NewMail, StoreError, RESET_LIMIT_WINDOW,
+    Account, Completed, CompletedReset, NewMail, NewToken, StoreError, RESET_LIMIT_WINDOW,
 };
 
 fn digest_from_row(row: &Row, column: &str) -> Result<TokenDigest, StoreError> {
@@ -26,33 +26,51 @@ const INSERT_OUTBOX: &str =
 
 pub(super) async fn issue_token(
     store: &PostgresStore,
-    account_id: AccountId,
-    token: &TokenDigest,
-    expires_at: DateTime<Utc>,
+    token: NewToken<'_>,
     mail: NewMail,
     record_locale: Option<Locale>,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let mut client = store.client().await?;
     let tx = client.transaction().await.map_err(db_error)?;
+    // The conditional upsert is the cooldown: a fresh live token (young, or its mail not yet sent)
+    // is left alone and zero rows change. One statement, so concurrent requests on any replica
+    // agree on which of them issued the token.
+    let issued = tx
+        .execute(
+            "INSERT INTO reset_tokens AS t (account_id, token_hash, created_at, expires_at, used_at)
+             VALUES ($1, $2, $3, $4, NULL)
+             ON CONFLICT (account_id) DO UPDATE
+             SET token_hash = EXCLUDED.token_hash, created_at = EXCLUDED.created_at,
+                 expires_at = EXCLUDED.expires_at, used_at = NULL
+             WHERE NOT ($5::timestamptz IS NOT NULL AND t.used_at IS NULL AND t.expires_at > $3
+                        AND (t.created_at > $5 OR EXISTS (
+                            SELECT 1 FROM outbox o
+                            WHERE o.recipient = $6 AND o.kind = $7 AND o.status = 'pending')))",
+            &[
+                &token.account_id,
+                &token.digest.as_bytes().as_slice(),
+                &now,
+                &token.expires_at,
+                &token.fresh_after,
+                &mail.recipient.as_str(),
+                &mail.kind.as_str(),
+            ],
+        )
+        .await
+        .map_err(db_error)?;
+    if issued == 0 {
+        tx.rollback().await.map_err(db_error)?;
+        return Ok(false);
+    }
     if let Some(locale) = record_locale {
         tx.execute(
             "UPDATE accounts SET locale = $2 WHERE id = $1",
-            &[&account_id, &locale.tag()],
+            &[&token.account_id, &locale.tag()],
         )
         .await
         .map_err(db_error)?;
     }
-    tx.execute(
-        "INSERT INTO reset_tokens (account_id, token_hash, created_at, expires_at, used_at)
-         VALUES ($1, $2, $3, $4, NULL)
-         ON CONFLICT (account_id) DO UPDATE
-         SET token_hash = EXCLUDED.token_hash, created_at = EXCLUDED.created_at,
-             expires_at = EXCLUDED.expires_at, used_at = NULL",
-        &[&account_id, &token.as_bytes().as_slice(), &now, &expires_at],
-    )
-    .await
-    .map_err(db_error)?;
     // The replaced token's unsent email would carry a dead link: drop it.
     tx.execute(
         "DELETE FROM outbox WHERE recipient = $1 AND kind = $2 AND status = 'pending'",
@@ -72,7 +90,8 @@ pub(super) async fn issue_token(
     )
     .await
     .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)
+    tx.commit().await.map_err(db_error)?;
+    Ok(true)
 }
 
 pub(super) async fn account_for_token(
