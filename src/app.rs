@@ -205,6 +205,7 @@ pub async fn start_with_engine(parts: Parts, engine: MakeEngine) -> anyhow::Resu
         session_ttl: config.session_ttl,
         reset_floor: config.reset_floor,
         reset_cooldown: config.reset_cooldown,
+        reset_backlog_per_network: config.reset_backlog_per_network,
         email_limit_per_hour: config
             .rate_limits
             .enabled

@@ -40,6 +40,7 @@ pub use admin::{AdminConfig, DEFAULT_ADMIN_LISTEN};
 pub use admission::{
     DEFAULT_CLIENT_IP_HEADER, DEFAULT_MAX_IN_FLIGHT, DEFAULT_RATE_EMAIL_PER_HOUR, DEFAULT_RATE_GLOBAL_BURST,
     DEFAULT_RATE_GLOBAL_PER_SEC, DEFAULT_RATE_IP_BURST, DEFAULT_RATE_IP_PER_MIN, DEFAULT_RATE_LIMITS,
+    DEFAULT_RATE_NET_BURST, DEFAULT_RATE_NET_PER_MIN,
 };
 pub use campaign::{
     DEFAULT_CAMPAIGN_ENQUEUE_BATCH, DEFAULT_CAMPAIGN_MARK_BATCH, DEFAULT_CAMPAIGN_OUTBOX_WINDOW,
@@ -60,8 +61,8 @@ pub use outbox::{
 pub use pages::DEFAULT_LOCALE;
 pub use reset::{
     DEFAULT_PASSWORD_MAX_CHARS, DEFAULT_PASSWORD_MIN_CHARS, DEFAULT_PASSWORD_MIN_CHARS_MFA,
-    DEFAULT_RESET_COOLDOWN_SECS, DEFAULT_RESET_FLOOR_MS, DEFAULT_SESSION_TTL_SECS, DEFAULT_TOKEN_TTL_SECS,
-    MIN_PASSWORD_CHARS, MIN_PASSWORD_CHARS_MFA,
+    DEFAULT_RESET_BACKLOG_PER_NETWORK, DEFAULT_RESET_COOLDOWN_SECS, DEFAULT_RESET_FLOOR_MS,
+    DEFAULT_SESSION_TTL_SECS, DEFAULT_TOKEN_TTL_SECS, MIN_PASSWORD_CHARS, MIN_PASSWORD_CHARS_MFA,
 };
 pub use secrets::MIN_PEPPER_BYTES;
 pub use server::{
@@ -166,6 +167,8 @@ pub struct Config {
     pub reset_floor: Duration,
     /// See [`reset::RESET_COOLDOWN_SECS`]; zero turns it off.
     pub reset_cooldown: Duration,
+    /// See [`reset::RESET_BACKLOG_PER_NETWORK`]; zero turns it off.
+    pub reset_backlog_per_network: u32,
     pub max_in_flight: usize,
     pub rate_limits: RateLimitConfig,
     /// Listener for /metrics (and the probes), separate from the public API.
@@ -237,6 +240,7 @@ impl Config {
             shutdown_delay: server.shutdown_delay,
             reset_floor: reset.floor,
             reset_cooldown: reset.cooldown,
+            reset_backlog_per_network: reset.backlog_per_network,
             max_in_flight: env.get(&admission::MAX_IN_FLIGHT)?,
             rate_limits,
             ops_listen: server.ops_listen,

@@ -68,11 +68,14 @@ const HASH_OUTCOME: Label = Label::fixed(
     "outcome",
     &["completed", "failed", "shed", "displaced", "expired", "abandoned"],
 );
-const LIMITER: Label = Label::fixed("limiter", &["global", "ip", "email"]);
+const LIMITER: Label = Label::fixed("limiter", &["global", "ip", "network", "email"]);
 /// The limiters that keep per-key state (the per-email limit counts rows in the database).
-const KEYED_LIMITER: Label = Label::fixed("limiter", &["ip"]);
+const KEYED_LIMITER: Label = Label::fixed("limiter", &["ip", "network"]);
 const MFA_OUTCOME: Label = Label::fixed("outcome", &["ok", "wrong", "replayed", "locked"]);
-const RESET_OUTCOME: Label = Label::fixed("outcome", &["issued", "cooldown", "unknown_account"]);
+const RESET_OUTCOME: Label = Label::fixed(
+    "outcome",
+    &["issued", "cooldown", "network_backlog_full", "unknown_account"],
+);
 const MAIL_KIND: Label = Label::fixed(
     "kind",
     &[
@@ -227,8 +230,9 @@ family::declare_metrics! {
         name: "resetgate_db_pool_waiting",
     }
     /// Reset requests by outcome: issued (known account, new link mailed), cooldown (known account
-    /// asked again within the cooldown: no new link, no mail) or unknown_account. Served only on
-    /// the ops listener: from outside, the three answer alike.
+    /// asked again within the cooldown: no new link, no mail), network_backlog_full (the asking
+    /// client network already has its cap of reset mails waiting: nothing queued) or
+    /// unknown_account. Served only on the ops listener: from outside, all four answer alike.
     reset_requests: IntCounterVec {
         name: "resetgate_reset_requests_total",
         labels: &[RESET_OUTCOME],

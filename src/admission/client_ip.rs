@@ -4,7 +4,7 @@
 //! /64: one subscriber usually holds a whole /64 and can rotate addresses inside it at will.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
 use http::HeaderMap;
@@ -89,6 +89,17 @@ pub fn limit_key(ip: IpAddr) -> IpAddr {
     match canonical(ip) {
         IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
         v4 @ IpAddr::V4(_) => v4,
+    }
+}
+
+/// The network a client address belongs to, for the coarser budget: an IPv4 /24 or an IPv6 /48,
+/// the blocks one party typically holds (a small office, a cloud subnet, a home or VPS IPv6
+/// allocation). Someone rotating through the addresses of one such block shares one budget.
+#[must_use]
+pub fn network_key(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & (u128::MAX << 80))),
+        IpAddr::V4(v4) => IpAddr::V4(Ipv4Addr::from(u32::from(v4) & 0xFFFF_FF00)),
     }
 }
 

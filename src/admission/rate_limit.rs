@@ -1,4 +1,6 @@
-//! Token-bucket rate limits (governor): one per client address (IPv6 by /64) and one global.
+//! Token-bucket rate limits (governor): one per client address (IPv6 by /64), one per client
+//! network (IPv4 /24, IPv6 /48: someone rotating through the addresses of one block still shares
+//! one budget) and one global.
 //! They run before anything that costs a hash or a database round trip, so a flood is refused for
 //! the price of two atomic operations. The limiter state lives behind one `Arc` shared by every
 //! clone of the layer (a tower `RateLimit` would give each connection its own bucket).
@@ -24,7 +26,7 @@ use http::Request;
 use tokio_util::sync::CancellationToken;
 use tower::{Layer, Service};
 
-use super::client_ip::{limit_key, ClientIp, PeerAddr};
+use super::client_ip::{limit_key, network_key, ClientIp, PeerAddr};
 use crate::metrics::Metrics;
 
 /// How often idle per-address buckets are dropped, bounding memory under a flood of addresses.
@@ -37,6 +39,8 @@ pub struct RateLimitConfig {
     pub global_burst: NonZeroU32,
     pub ip_per_min: NonZeroU32,
     pub ip_burst: NonZeroU32,
+    pub net_per_min: NonZeroU32,
+    pub net_burst: NonZeroU32,
     /// Reset requests per email address per hour (enforced by the reset flow, in the store).
     pub email_per_hour: u32,
     pub client_ip: ClientIp,
@@ -53,6 +57,7 @@ pub struct Rejection {
 pub struct RateLimits {
     global: Option<DefaultDirectRateLimiter>,
     per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    per_net: Option<DefaultKeyedRateLimiter<IpAddr>>,
     client_ip: ClientIp,
     metrics: Arc<Metrics>,
 }
@@ -60,7 +65,7 @@ pub struct RateLimits {
 impl RateLimits {
     #[must_use]
     pub fn new(config: &RateLimitConfig, metrics: Arc<Metrics>) -> Self {
-        let (global, per_ip) = if config.enabled {
+        let (global, per_ip, per_net) = if config.enabled {
             (
                 Some(RateLimiter::direct(
                     Quota::per_second(config.global_per_sec).allow_burst(config.global_burst),
@@ -68,19 +73,23 @@ impl RateLimits {
                 Some(RateLimiter::keyed(
                     Quota::per_minute(config.ip_per_min).allow_burst(config.ip_burst),
                 )),
+                Some(RateLimiter::keyed(
+                    Quota::per_minute(config.net_per_min).allow_burst(config.net_burst),
+                )),
             )
         } else {
-            (None, None)
+            (None, None, None)
         };
         Self {
             global,
             per_ip,
+            per_net,
             client_ip: config.client_ip.clone(),
             metrics,
         }
     }
 
-    /// Per-address first, so one abusive client drains its own bucket before the shared one.
+    /// Narrowest first, so one abusive client drains its own bucket before the shared ones.
     ///
     /// # Errors
     /// The limiter that refused and when to retry.
@@ -88,10 +97,15 @@ impl RateLimits {
         // Each limiter's own clock: building a `DefaultClock` (quanta) probes the CPU and
         // calibrates, and doing that per request was the largest single cost of a request that
         // does not hash (about 1 % of a saturated box in the waiting-room simulation's profile).
-        if let (Some(per_ip), Some(PeerAddr(peer))) = (&self.per_ip, req.extensions().get::<PeerAddr>()) {
-            let key = limit_key(self.client_ip.resolve(peer.ip(), req.headers()));
-            if let Err(not_until) = per_ip.check_key(&key) {
+        if let (Some(per_ip), Some(per_net), Some(PeerAddr(peer))) =
+            (&self.per_ip, &self.per_net, req.extensions().get::<PeerAddr>())
+        {
+            let client = self.client_ip.resolve(peer.ip(), req.headers());
+            if let Err(not_until) = per_ip.check_key(&limit_key(client)) {
                 return Err(self.reject("ip", not_until.wait_time_from(per_ip.clock().now())));
+            }
+            if let Err(not_until) = per_net.check_key(&network_key(client)) {
+                return Err(self.reject("network", not_until.wait_time_from(per_net.clock().now())));
             }
         }
         if let Some(global) = &self.global {
@@ -102,6 +116,14 @@ impl RateLimits {
         Ok(())
     }
 
+    /// The client network of a request (IPv4 /24, IPv6 /48), resolved through trusted proxies
+    /// as the limits resolve it; `None` when the peer is unknown (requests built in tests).
+    #[must_use]
+    pub fn client_network<B>(&self, req: &Request<B>) -> Option<IpAddr> {
+        let PeerAddr(peer) = req.extensions().get::<PeerAddr>()?;
+        Some(network_key(self.client_ip.resolve(peer.ip(), req.headers())))
+    }
+
     fn reject(&self, limiter: &'static str, retry_after: Duration) -> Rejection {
         self.metrics.rate_limited.with_label_values(&[limiter]).inc();
         Rejection { limiter, retry_after }
@@ -109,19 +131,21 @@ impl RateLimits {
 
     /// Drops buckets that are full again (indistinguishable from new ones) and frees their memory.
     pub fn cleanup(&self) {
-        if let Some(per_ip) = &self.per_ip {
-            per_ip.retain_recent();
-            per_ip.shrink_to_fit();
+        for keyed in [&self.per_ip, &self.per_net].into_iter().flatten() {
+            keyed.retain_recent();
+            keyed.shrink_to_fit();
         }
         self.publish_keys();
     }
 
     pub fn publish_keys(&self) {
-        let keys = self.per_ip.as_ref().map_or(0, DefaultKeyedRateLimiter::len);
-        self.metrics
-            .rate_limiter_keys
-            .with_label_values(&["ip"])
-            .set(i64::try_from(keys).unwrap_or(i64::MAX));
+        for (label, keyed) in [("ip", &self.per_ip), ("network", &self.per_net)] {
+            let keys = keyed.as_ref().map_or(0, DefaultKeyedRateLimiter::len);
+            self.metrics
+                .rate_limiter_keys
+                .with_label_values(&[label])
+                .set(i64::try_from(keys).unwrap_or(i64::MAX));
+        }
     }
 
     #[must_use]
@@ -197,6 +221,8 @@ mod tests {
             global_burst: NonZeroU32::new(100_000).unwrap(),
             ip_per_min: NonZeroU32::new(ip_per_min).unwrap(),
             ip_burst: NonZeroU32::new(ip_burst).unwrap(),
+            net_per_min: NonZeroU32::new(ip_per_min * 10).unwrap(),
+            net_burst: NonZeroU32::new(ip_burst * 10).unwrap(),
             email_per_hour: 3,
             client_ip: ClientIp::default(),
         }
@@ -222,6 +248,43 @@ mod tests {
         assert!(limits.check(&from("[2001:db8::1]:1")).is_ok());
         assert!(limits.check(&from("[2001:db8::2]:1")).is_ok());
         assert_eq!(limits.check(&from("[2001:db8::3]:1")).unwrap_err().limiter, "ip");
+    }
+
+    #[test]
+    fn addresses_of_one_network_share_its_budget() {
+        let mut c = config(60, 2);
+        c.net_burst = NonZeroU32::new(3).unwrap();
+        let limits = RateLimits::new(&c, Arc::new(Metrics::new()));
+        // Three addresses in one IPv4 /24, one request each: each address is within its own
+        // budget, but the fourth address of the block finds the network's bucket empty.
+        for i in 1..=3 {
+            assert!(limits.check(&from(&format!("198.51.100.{i}:1"))).is_ok());
+        }
+        assert_eq!(
+            limits.check(&from("198.51.100.200:1")).unwrap_err().limiter,
+            "network"
+        );
+        assert!(
+            limits.check(&from("198.51.101.1:1")).is_ok(),
+            "the next /24 is another network"
+        );
+        // IPv6: different /64s inside one /48 share it; another /48 does not.
+        for i in 1..=3 {
+            assert!(limits.check(&from(&format!("[2001:db8:1:{i}::1]:1"))).is_ok());
+        }
+        assert_eq!(
+            limits.check(&from("[2001:db8:1:ff::1]:1")).unwrap_err().limiter,
+            "network"
+        );
+        assert!(limits.check(&from("[2001:db8:2::1]:1")).is_ok());
+        // IPv4-mapped IPv6 is the same client as its IPv4 form.
+        assert_eq!(
+            limits
+                .check(&from("[::ffff:198.51.100.9]:1"))
+                .unwrap_err()
+                .limiter,
+            "network"
+        );
     }
 
     #[test]

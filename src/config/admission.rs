@@ -18,6 +18,10 @@ pub const DEFAULT_RATE_GLOBAL_BURST: u32 = 2000;
 /// Per client address (IPv6 by /64): generous for a NAT of real users, tight for a script.
 pub const DEFAULT_RATE_IP_PER_MIN: u32 = 60;
 pub const DEFAULT_RATE_IP_BURST: u32 = 20;
+/// Per client network (IPv4 /24, IPv6 /48): ten clients' worth, so an office or a campus NAT
+/// block is not starved, while one party rotating through a block gets no more than that.
+pub const DEFAULT_RATE_NET_PER_MIN: u32 = 600;
+pub const DEFAULT_RATE_NET_BURST: u32 = 200;
 /// Reset emails one address can trigger per hour, across replicas.
 pub const DEFAULT_RATE_EMAIL_PER_HOUR: u32 = 3;
 pub const DEFAULT_CLIENT_IP_HEADER: &str = "x-forwarded-for";
@@ -66,6 +70,20 @@ pub static RATE_IP_BURST: Setting<u32> = Setting {
     bounds: Range::above(0),
     secret: false,
 };
+pub static RATE_NET_PER_MIN: Setting<u32> = Setting {
+    name: "RESETGATE_RATE_NET_PER_MIN",
+    doc: "Requests per minute per client network (an IPv4 /24 or an IPv6 /48), on top of the per-address limit.",
+    unset: Unset::Default(DEFAULT_RATE_NET_PER_MIN),
+    bounds: Range::above(0),
+    secret: false,
+};
+pub static RATE_NET_BURST: Setting<u32> = Setting {
+    name: "RESETGATE_RATE_NET_BURST",
+    doc: "Bucket size of the per-network limit.",
+    unset: Unset::Default(DEFAULT_RATE_NET_BURST),
+    bounds: Range::above(0),
+    secret: false,
+};
 pub static RATE_EMAIL_PER_HOUR: Setting<u32> = Setting {
     name: "RESETGATE_RATE_EMAIL_PER_HOUR",
     doc: "Reset requests per email address per hour, counted in the store so it holds across replicas.",
@@ -100,6 +118,8 @@ pub(super) static GROUP: Group = Group {
         &RATE_GLOBAL_BURST,
         &RATE_IP_PER_MIN,
         &RATE_IP_BURST,
+        &RATE_NET_PER_MIN,
+        &RATE_NET_BURST,
         &RATE_EMAIL_PER_HOUR,
         &TRUSTED_PROXIES,
         &CLIENT_IP_HEADER,
@@ -142,6 +162,8 @@ pub(super) fn rate_limits(env: &Env<'_>) -> Result<RateLimitConfig, ConfigError>
         global_burst: nonzero(env, &RATE_GLOBAL_BURST)?,
         ip_per_min: nonzero(env, &RATE_IP_PER_MIN)?,
         ip_burst: nonzero(env, &RATE_IP_BURST)?,
+        net_per_min: nonzero(env, &RATE_NET_PER_MIN)?,
+        net_burst: nonzero(env, &RATE_NET_BURST)?,
         email_per_hour: env.get(&RATE_EMAIL_PER_HOUR)?,
         client_ip: ClientIp {
             trusted_proxies: env.get(&TRUSTED_PROXIES)?,

@@ -17,6 +17,11 @@ pub const DEFAULT_RESET_FLOOR_MS: u64 = 150;
 /// link: long enough that a flood of requests cannot fill a victim's inbox or kill the link they
 /// are about to click, short enough that someone whose mail was lost can ask again soon.
 pub const DEFAULT_RESET_COOLDOWN_SECS: u64 = 120;
+/// Reset mails one client network (IPv4 /24, IPv6 /48) may have waiting unsent at once. At the
+/// default send rate this is seconds of mail: an office whose staff all ask at once still gets
+/// through (the cap counts waiting mail, not requests), while one party with a leaked address list
+/// cannot fill the queue from one block.
+pub const DEFAULT_RESET_BACKLOG_PER_NETWORK: u32 = 50;
 pub const DEFAULT_PASSWORD_MIN_CHARS: usize = 15;
 pub const DEFAULT_PASSWORD_MIN_CHARS_MFA: usize = 8;
 pub const DEFAULT_PASSWORD_MAX_CHARS: usize = 256;
@@ -54,6 +59,13 @@ pub static RESET_COOLDOWN_SECS: Setting<u64> = Setting {
     bounds: Range::ANY,
     secret: false,
 };
+pub static RESET_BACKLOG_PER_NETWORK: Setting<u32> = Setting {
+    name: "RESETGATE_RESET_BACKLOG_PER_NETWORK",
+    doc: "Reset mails one client network (IPv4 /24, IPv6 /48) may have waiting to be sent; a further request from it sends nothing and answers the same. Reset mail is sent in fair order: each network's first waiting mail before anyone's second. 0 turns the cap off.",
+    unset: Unset::Default(DEFAULT_RESET_BACKLOG_PER_NETWORK),
+    bounds: Range::ANY,
+    secret: false,
+};
 pub static PASSWORD_MIN_CHARS: Setting<usize> = Setting {
     name: "RESETGATE_PASSWORD_MIN_CHARS",
     doc: "Shortest password, in characters, for an account without a second factor (NIST SP 800-63B floor).",
@@ -85,6 +97,7 @@ pub(super) static GROUP: Group = Group {
         &SESSION_TTL_SECS,
         &RESET_FLOOR_MS,
         &RESET_COOLDOWN_SECS,
+        &RESET_BACKLOG_PER_NETWORK,
         &PASSWORD_MIN_CHARS,
         &PASSWORD_MIN_CHARS_MFA,
         &PASSWORD_MAX_CHARS,
@@ -96,6 +109,7 @@ pub(super) struct Reset {
     pub session_ttl: Duration,
     pub floor: Duration,
     pub cooldown: Duration,
+    pub backlog_per_network: u32,
 }
 
 pub(super) fn policy(env: &Env<'_>) -> Result<PasswordPolicy, ConfigError> {
@@ -125,5 +139,6 @@ pub(super) fn parse(env: &Env<'_>) -> Result<Reset, ConfigError> {
         session_ttl: Duration::from_secs(env.get(&SESSION_TTL_SECS)?),
         floor: Duration::from_millis(env.get(&RESET_FLOOR_MS)?),
         cooldown: Duration::from_secs(env.get(&RESET_COOLDOWN_SECS)?),
+        backlog_per_network: env.get(&RESET_BACKLOG_PER_NETWORK)?,
     })
 }

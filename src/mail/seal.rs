@@ -126,6 +126,20 @@ impl Sealer {
         h.finalize().into()
     }
 
+    /// A keyed digest of a client network (see `admission::client_ip::network_key`): the outbox
+    /// orders and caps reset mail by who asked without storing anyone's address.
+    #[must_use]
+    pub fn network_digest(&self, network: std::net::IpAddr) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(self.digest_key);
+        h.update(b"network\0");
+        match network {
+            std::net::IpAddr::V4(v4) => h.update(v4.octets()),
+            std::net::IpAddr::V6(v6) => h.update(v6.octets()),
+        }
+        h.finalize().into()
+    }
+
     /// Seals a reset token for the outbox, bound to its recipient.
     #[must_use]
     pub fn seal(&self, secret: &str, recipient: &EmailAddress) -> Vec<u8> {

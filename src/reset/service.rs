@@ -1,6 +1,7 @@
 //! The reset and login flows. Pure orchestration over the [`Store`], the [`Hasher`] and the clock;
 //! it knows nothing of HTTP.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,8 @@ use crate::mail::seal::Sealer;
 use crate::metrics::Metrics;
 use crate::secret::SecretString;
 use crate::storage::store::{
-    AccountId, Authn, CompletedReset, MailKind, NewMail, NewSession, NewToken, SessionInfo, Store, StoreError,
+    AccountId, Authn, CompletedReset, MailKind, NewMail, NewSession, NewToken, Requester, SessionInfo, Store,
+    StoreError,
 };
 
 /// How long a login challenge (right password, code still to come) stays usable: long enough to
@@ -128,6 +130,9 @@ pub struct ResetService {
     pub reset_floor: Duration,
     /// A repeat request within this sends no mail and keeps the live link; zero turns it off.
     pub reset_cooldown: Duration,
+    /// Reset mails one client network may have waiting at once; zero turns the cap off (the fair
+    /// order still applies).
+    pub reset_backlog_per_network: u32,
     /// Reset requests one address may make per hour; `None` turns the limit off (load tests).
     pub email_limit_per_hour: Option<u32>,
     pub metrics: Arc<Metrics>,
@@ -162,9 +167,14 @@ impl ResetService {
     ///
     /// # Errors
     /// Only when the store is unavailable or broken.
-    pub async fn request_reset(&self, email: &EmailAddress, locale: Option<Locale>) -> Result<(), Error> {
+    pub async fn request_reset(
+        &self,
+        email: &EmailAddress,
+        locale: Option<Locale>,
+        network: Option<IpAddr>,
+    ) -> Result<(), Error> {
         let started = Instant::now();
-        let result = self.request_reset_inner(email, locale).await;
+        let result = self.request_reset_inner(email, locale, network).await;
         let elapsed = started.elapsed();
         match self.reset_floor.checked_sub(elapsed) {
             Some(rest) => tokio::time::sleep(rest).await,
@@ -173,7 +183,12 @@ impl ResetService {
         result
     }
 
-    async fn request_reset_inner(&self, email: &EmailAddress, locale: Option<Locale>) -> Result<(), Error> {
+    async fn request_reset_inner(
+        &self,
+        email: &EmailAddress,
+        locale: Option<Locale>,
+        network: Option<IpAddr>,
+    ) -> Result<(), Error> {
         // Generated and sealed for every request, account or not, so both paths do the same work.
         let token = BearerToken::generate();
         let digest = token.digest();
@@ -212,11 +227,20 @@ impl ResetService {
             digest: &digest,
             expires_at: now + chrono(self.token_ttl),
             fresh_after: (!self.reset_cooldown.is_zero()).then(|| now - chrono(self.reset_cooldown)),
+            requester: network.map(|n| Requester {
+                digest: self.sealer.network_digest(n),
+                max_pending: match self.reset_backlog_per_network {
+                    0 => u32::MAX,
+                    cap => cap,
+                },
+            }),
         };
         let issued = self.store.issue_reset_token(new_token, mail, record, now).await?;
         // Same answer either way: only the ops listener's metrics tell the two apart.
-        let outcome = if issued { "issued" } else { "cooldown" };
-        self.metrics.reset_requests.with_label_values(&[outcome]).inc();
+        self.metrics
+            .reset_requests
+            .with_label_values(&[issued.label()])
+            .inc();
         Ok(())
     }
 
@@ -358,7 +382,7 @@ impl ResetService {
             // Only after a correct password, so the answer reveals nothing to a guesser. The
             // password is known-compromised, so no session; the owner gets a link by email (the
             // per-address limit still applies: a known password must not become a mail cannon).
-            match self.request_reset_inner(&account.email, None).await {
+            match self.request_reset_inner(&account.email, None, None).await {
                 Ok(()) | Err(Error::RateLimited { .. }) => {}
                 Err(e) => tracing::warn!(error = %e, "could not send the forced-reset link"),
             }

@@ -17,8 +17,8 @@ use parking_lot::Mutex;
 use std::time::Instant;
 
 use super::store::{
-    Account, AccountId, Claim, Completed, CompletedReset, DeadMessage, NewAccount, NewMail, NewSession,
-    NewToken, OutboxMessage, OutboxSummary, SessionInfo, Store, StoreError, RESET_LIMIT_WINDOW,
+    Account, AccountId, Claim, Completed, CompletedReset, DeadMessage, Issued, NewAccount, NewMail,
+    NewSession, NewToken, OutboxMessage, OutboxSummary, SessionInfo, Store, StoreError, RESET_LIMIT_WINDOW,
 };
 use crate::hashing::phc::PhcString;
 use crate::i18n::Locale;
@@ -77,10 +77,23 @@ struct Mail {
     available_at: DateTime<Utc>,
     created_at: DateTime<Utc>,
     last_error: Option<String>,
+    /// As in PostgreSQL's outbox: the asking network's digest and the mail's place in the fair order.
+    requester: Option<[u8; 32]>,
+    fair_rank: i32,
 }
 
 impl Inner {
     fn enqueue(&mut self, new: NewMail, now: DateTime<Utc>) {
+        self.enqueue_ranked(new, now, None, 0);
+    }
+
+    fn enqueue_ranked(
+        &mut self,
+        new: NewMail,
+        now: DateTime<Utc>,
+        requester: Option<[u8; 32]>,
+        fair_rank: i32,
+    ) {
         self.next_mail += 1;
         self.outbox.push(Mail {
             id: self.next_mail,
@@ -90,6 +103,8 @@ impl Inner {
             available_at: now,
             created_at: now,
             last_error: None,
+            requester,
+            fair_rank,
         });
     }
 
@@ -171,7 +186,7 @@ impl Store for MemoryStore {
         mail: NewMail,
         record_locale: Option<Locale>,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Issued, StoreError> {
         let mut g = self.inner.lock();
         let account_id = token.account_id;
         if let (Some(fresh_after), Some(live)) = (token.fresh_after, g.tokens.get(&account_id)) {
@@ -181,8 +196,24 @@ impl Store for MemoryStore {
                     && m.new.recipient == mail.recipient
             });
             if !live.used && live.expires_at > now && (live.created_at > fresh_after || unsent) {
-                return Ok(false);
+                return Ok(Issued::Cooldown);
             }
+        }
+        let mut rank = 0;
+        if let Some(r) = &token.requester {
+            let waiting = g
+                .outbox
+                .iter()
+                .filter(|m| {
+                    m.status == MailStatus::Pending
+                        && m.new.kind == mail.kind
+                        && m.requester == Some(r.digest)
+                })
+                .count();
+            if waiting >= usize::try_from(r.max_pending).unwrap_or(usize::MAX) {
+                return Ok(Issued::NetworkBacklogFull);
+            }
+            rank = i32::try_from(waiting).unwrap_or(i32::MAX);
         }
         let Some(account) = g.accounts.get_mut(&account_id) else {
             return Err(StoreError::Internal(format!("no account {account_id}")));
@@ -203,8 +234,8 @@ impl Store for MemoryStore {
         g.outbox.retain(|m| {
             !(m.status == MailStatus::Pending && m.new.kind == mail.kind && m.new.recipient == mail.recipient)
         });
-        g.enqueue(mail, now);
-        Ok(true)
+        g.enqueue_ranked(mail, now, token.requester.map(|r| r.digest), rank);
+        Ok(Issued::Issued)
     }
 
     async fn account_for_reset_token(
@@ -330,7 +361,7 @@ impl Store for MemoryStore {
             .iter_mut()
             .filter(|m| m.status == MailStatus::Pending && m.available_at <= now)
             .collect();
-        due.sort_by_key(|m| (m.available_at, m.id));
+        due.sort_by_key(|m| (m.fair_rank, m.available_at, m.id));
         let messages: Vec<OutboxMessage> = due
             .into_iter()
             .take(want)

@@ -21,6 +21,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "two_step_required",
         include_str!("migrations/0006_two_step_required.sql"),
     ),
+    (
+        7,
+        "outbox_fair_order",
+        include_str!("migrations/0007_outbox_fair_order.sql"),
+    ),
 ];
 
 /// Arbitrary constant that names "resetgate migrations" among advisory locks.

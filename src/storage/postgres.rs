@@ -18,7 +18,7 @@ mod outbox;
 mod resets;
 
 use super::store::{
-    Account, AccountId, Claim, Completed, CompletedReset, NewAccount, NewMail, NewSession, NewToken,
+    Account, AccountId, Claim, Completed, CompletedReset, Issued, NewAccount, NewMail, NewSession, NewToken,
     OutboxSummary, PoolStatus, SessionInfo, Store, StoreError, RESET_LIMIT_WINDOW,
 };
 use crate::hashing::phc::PhcString;
@@ -210,7 +210,7 @@ impl Store for PostgresStore {
         mail: NewMail,
         record_locale: Option<Locale>,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Issued, StoreError> {
         resets::issue_token(self, token, mail, record_locale, now).await
     }
 

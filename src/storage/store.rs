@@ -175,6 +175,42 @@ pub struct NewToken<'a> {
     /// The cooldown: a live token created after this, or whose mail is still waiting to be sent,
     /// is kept and no new one is issued. `None`: always replace (cooldown off).
     pub fresh_after: Option<DateTime<Utc>>,
+    /// Who asked, for the fair order and the per-network cap of the reset-mail backlog. `None`
+    /// (no client address known): neither applies.
+    pub requester: Option<Requester>,
+}
+
+/// The client network that asked for a reset, as a keyed digest (never the address itself).
+#[derive(Debug, Clone, Copy)]
+pub struct Requester {
+    pub digest: [u8; 32],
+    /// Reset mails from this network that may wait unsent at once; the next request from it
+    /// issues nothing. Its place in the queue (`fair_rank`) is how many were waiting before it,
+    /// so one network's flood queues behind everyone else's first request.
+    pub max_pending: u32,
+}
+
+/// What [`Store::issue_reset_token`] did. Every outcome answers the client the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Issued {
+    /// A new token and its mail are queued.
+    Issued,
+    /// The account's live token is fresh: nothing changed.
+    Cooldown,
+    /// The requesting network already has its cap of reset mails waiting: nothing changed.
+    NetworkBacklogFull,
+}
+
+impl Issued {
+    /// The `outcome` label of `resetgate_reset_requests_total`.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Issued => "issued",
+            Self::Cooldown => "cooldown",
+            Self::NetworkBacklogFull => "network_backlog_full",
+        }
+    }
 }
 
 /// A reset that passed every check and is ready to commit.
@@ -245,15 +281,16 @@ pub trait Store: Send + Sync + 'static {
     /// language of the browser that asked) becomes the account's locale in the same transaction.
     ///
     /// The cooldown: while the account's live token is fresh (see [`NewToken::fresh_after`]),
-    /// nothing changes and the answer is `false`, so a flood of requests for one address neither
-    /// kills the link its owner is about to use nor sends a second mail.
+    /// nothing changes ([`Issued::Cooldown`]), so a flood of requests for one address neither
+    /// kills the link its owner is about to use nor sends a second mail. The requester's cap is
+    /// checked after the cooldown, in the same transaction ([`Issued::NetworkBacklogFull`]).
     async fn issue_reset_token(
         &self,
         token: NewToken<'_>,
         mail: NewMail,
         record_locale: Option<Locale>,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Issued, StoreError>;
 
     /// The account a token belongs to, if the token is live (not used, not expired). Read-only:
     /// used to reject bad tokens before paying for a hash.

@@ -124,6 +124,7 @@ pub async fn spawn_app_on(db: Option<TestDb>, overrides: &[(&str, &str)]) -> Tes
         // Every test talks from 127.0.0.1 and reuses a few addresses: limits are raised here and
         // tightened by the tests about them.
         ("RESETGATE_RATE_IP_BURST", "100000"),
+        ("RESETGATE_RATE_NET_BURST", "100000"),
         ("RESETGATE_RATE_EMAIL_PER_HOUR", "1000"),
         // Many tests ask for several links to one address in a row; the cooldown tests set it.
         ("RESETGATE_RESET_COOLDOWN_SECS", "0"),

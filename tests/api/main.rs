@@ -29,6 +29,7 @@ mod pacing;
 mod pages;
 mod proxy;
 mod reset_confirm;
+mod reset_flood;
 mod reset_request;
 mod smtp;
 mod smtp_sink;

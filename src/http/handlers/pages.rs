@@ -96,6 +96,7 @@ pub async fn forgot_submit(
 ) -> Result<HttpResponse, Error> {
     // Only a language the browser named is recorded; the default it fell back to is not a choice.
     let requested = pages::requested_locale(req.headers());
+    let network = state.limits.client_network(&req);
     let form: ForgotForm = extract::form(req, state.body_limit).await?;
     let Ok(email) = extract::email(&form.email) else {
         let ui = state.site.ui(locale);
@@ -108,7 +109,7 @@ pub async fn forgot_submit(
             },
         ));
     };
-    state.service.request_reset(&email, requested).await?;
+    state.service.request_reset(&email, requested, network).await?;
     Ok(html(
         StatusCode::OK,
         &ForgotSent {

@@ -44,9 +44,10 @@ pub async fn request(state: Arc<AppState>, req: Request<Incoming>) -> Result<Htt
     // An API client that names a language of ours gets the mail in it (and the account keeps
     // it); without one the stored language stands.
     let locale = requested_locale(req.headers());
+    let network = state.limits.client_network(&req);
     let body: ResetRequest = extract::json(req, state.body_limit).await?;
     let email = extract::email(&body.email)?;
-    state.service.request_reset(&email, locale).await?;
+    state.service.request_reset(&email, locale, network).await?;
     Ok(json_response(
         StatusCode::ACCEPTED,
         &json!({

@@ -123,7 +123,7 @@ pub(super) async fn claim(
         .query(
             "SELECT id, kind, recipient, sealed_secret, attempts, domain, locale, created_at FROM outbox
              WHERE status = 'pending' AND available_at <= $1
-             ORDER BY priority, available_at, id
+             ORDER BY priority, fair_rank, available_at, id
              LIMIT $2
              FOR UPDATE SKIP LOCKED",
             &[&now, &i64::try_from(want).unwrap_or(i64::MAX)],

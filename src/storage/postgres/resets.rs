@@ -8,7 +8,7 @@ use super::{account_from_row, db_error, PostgresStore, ACCOUNT_COLUMNS};
 use crate::i18n::Locale;
 use crate::reset::token::TokenDigest;
 use crate::storage::store::{
-    Account, Completed, CompletedReset, NewMail, NewToken, StoreError, RESET_LIMIT_WINDOW,
+    Account, Completed, CompletedReset, Issued, NewMail, NewToken, StoreError, RESET_LIMIT_WINDOW,
 };
 
 fn digest_from_row(row: &Row, column: &str) -> Result<TokenDigest, StoreError> {
@@ -20,9 +20,9 @@ fn digest_from_row(row: &Row, column: &str) -> Result<TokenDigest, StoreError> {
 }
 
 /// Transactional mail: priority 0, ahead of every campaign notice.
-const INSERT_OUTBOX: &str =
-    "INSERT INTO outbox (kind, recipient, sealed_secret, created_at, available_at, priority, domain, locale)
-     VALUES ($1, $2, $3, $4, $4, 0, split_part($2, '@', 2), $5)";
+const INSERT_OUTBOX: &str = "INSERT INTO outbox
+     (kind, recipient, sealed_secret, created_at, available_at, priority, domain, locale, requester, fair_rank)
+     VALUES ($1, $2, $3, $4, $4, 0, split_part($2, '@', 2), $5, $6, $7)";
 
 pub(super) async fn issue_token(
     store: &PostgresStore,
@@ -30,7 +30,7 @@ pub(super) async fn issue_token(
     mail: NewMail,
     record_locale: Option<Locale>,
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+) -> Result<Issued, StoreError> {
     let mut client = store.client().await?;
     let tx = client.transaction().await.map_err(db_error)?;
     // The conditional upsert is the cooldown: a fresh live token (young, or its mail not yet sent)
@@ -61,8 +61,29 @@ pub(super) async fn issue_token(
         .map_err(db_error)?;
     if issued == 0 {
         tx.rollback().await.map_err(db_error)?;
-        return Ok(false);
+        return Ok(Issued::Cooldown);
     }
+    let rank = match &token.requester {
+        None => 0,
+        Some(r) => {
+            // Counted up to the cap only, so a network's flood costs this count no more than that.
+            let cap = i64::from(r.max_pending);
+            let waiting: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM (SELECT 1 FROM outbox
+                     WHERE requester = $1 AND kind = $2 AND status = 'pending' LIMIT $3) w",
+                    &[&r.digest.as_slice(), &mail.kind.as_str(), &cap],
+                )
+                .await
+                .map_err(db_error)?
+                .get(0);
+            if waiting >= cap {
+                tx.rollback().await.map_err(db_error)?;
+                return Ok(Issued::NetworkBacklogFull);
+            }
+            i32::try_from(waiting).unwrap_or(i32::MAX)
+        }
+    };
     if let Some(locale) = record_locale {
         tx.execute(
             "UPDATE accounts SET locale = $2 WHERE id = $1",
@@ -86,12 +107,14 @@ pub(super) async fn issue_token(
             &mail.sealed_secret,
             &now,
             &mail.locale.map(Locale::tag),
+            &token.requester.as_ref().map(|r| r.digest.as_slice()),
+            &rank,
         ],
     )
     .await
     .map_err(db_error)?;
     tx.commit().await.map_err(db_error)?;
-    Ok(true)
+    Ok(Issued::Issued)
 }
 
 pub(super) async fn account_for_token(
@@ -186,6 +209,8 @@ pub(super) async fn complete(
             &n.sealed_secret,
             &reset.now,
             &n.locale.map(Locale::tag),
+            &None::<&[u8]>,
+            &0i32,
         ],
     )
     .await
