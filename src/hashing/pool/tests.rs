@@ -72,10 +72,12 @@ async fn a_full_queue_sheds_at_once_with_retry_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_expired_job_is_answered_without_hashing() {
-    // Generous budget (admit everything), a deadline far shorter than one (~1 s) hash: the
-    // queued jobs expire behind the first. The deadline still leaves the first job 300 ms to
-    // be picked up on a busy test machine.
-    let p = pool_with(HashParams::new(64 * 1024, 32, 1).unwrap(), 1, 10_000, 300);
+    // A budget no estimate can break (admit everything: on a loaded CI machine the measured
+    // hash time of these costly parameters reached seconds, and three of them once passed a
+    // 10 s budget, so the job was shed instead of queued), and a deadline far shorter than one
+    // (~1 s) hash: the queued jobs expire behind the first. The deadline still leaves the
+    // first job 300 ms to be picked up on a busy test machine.
+    let p = pool_with(HashParams::new(64 * 1024, 32, 1).unwrap(), 1, 3_600_000, 300);
     let p1 = p.clone();
     let first = tokio::spawn(async move { p1.run(Lane::Confirm, hash_job("first")).await });
     until_busy(&p).await;
@@ -86,7 +88,11 @@ async fn an_expired_job_is_answered_without_hashing() {
         })
         .collect();
     for q in queued {
-        assert!(matches!(q.await.unwrap(), Err(PoolError::Expired)));
+        let answer = q.await.unwrap();
+        assert!(
+            matches!(answer, Err(PoolError::Expired)),
+            "a queued job must expire, got {answer:?}"
+        );
     }
     assert!(first.await.unwrap().is_ok());
     assert_eq!(p.computed(), 1, "expired jobs must not be hashed");
