@@ -17,6 +17,7 @@ use crate::campaign::runner::Runner;
 use crate::clock::Clock;
 use crate::config::{Config, MailTransport};
 use crate::hashing::hasher::{self, Hasher, MakeEngine};
+use crate::hashing::pepper::Peppers;
 use crate::http::readiness::Readiness;
 use crate::http::router::Listener;
 use crate::http::server::Server;
@@ -167,9 +168,10 @@ pub async fn start_with_engine(parts: Parts, engine: MakeEngine) -> anyhow::Resu
         clock,
     } = parts;
     let metrics = Arc::new(Metrics::new());
-    let hasher = Hasher::start_with(config.pepper.clone(), config.pool(), Arc::clone(&metrics), engine)
+    let peppers = Peppers::new(config.pepper.clone(), config.retired_peppers.clone());
+    let hasher = Hasher::start_with(peppers, config.pool(), Arc::clone(&metrics), engine)
         .context("building the hasher")?;
-    let sealer = Sealer::new(&config.pepper);
+    let sealer = Sealer::with_retired(&config.pepper, &config.retired_peppers);
     let ttl_minutes = i64::try_from(config.token_ttl.as_secs() / 60).unwrap_or(i64::MAX);
     let templates = Templates::new(
         config.public_base_url.clone(),
@@ -188,7 +190,7 @@ pub async fn start_with_engine(parts: Parts, engine: MakeEngine) -> anyhow::Resu
         metrics: Arc::clone(&metrics),
     };
     let waiting = WaitingRoom::new(
-        TicketKeys::new(&config.pepper),
+        TicketKeys::with_retired(&config.pepper, &config.retired_peppers),
         config.waiting,
         Arc::clone(&clock),
         Arc::clone(&metrics),
@@ -202,7 +204,8 @@ pub async fn start_with_engine(parts: Parts, engine: MakeEngine) -> anyhow::Resu
         clock: Arc::clone(&clock),
         policy: config.policy,
         token_ttl: config.token_ttl,
-        session_ttl: config.session_ttl,
+        sessions: config.sessions,
+        login_throttle: config.login_throttle,
         reset_floor: config.reset_floor,
         reset_cooldown: config.reset_cooldown,
         reset_backlog_per_network: config.reset_backlog_per_network,
@@ -220,7 +223,7 @@ pub async fn start_with_engine(parts: Parts, engine: MakeEngine) -> anyhow::Resu
     ));
     let campaigns = Arc::clone(&store).campaigns();
     let state = Arc::new(AppState {
-        service,
+        service: Arc::new(service),
         metrics: Arc::clone(&metrics),
         limits,
         readiness: Readiness::default(),

@@ -23,12 +23,14 @@ mod docs;
 mod env;
 mod hashing;
 mod logging;
+mod login;
 mod mail;
 mod outbox;
 mod pages;
 mod reset;
 mod secrets;
 mod server;
+mod sessions;
 pub mod setting;
 pub mod smtp;
 #[cfg(test)]
@@ -53,6 +55,7 @@ pub use database::{
 pub use env::{check_known, nearest, Effective};
 pub use hashing::{DEFAULT_HASH_DEADLINE_MS, DEFAULT_HASH_QUEUE_BUDGET_MS};
 pub use logging::{use_colour, LogFormat};
+pub use login::{DEFAULT_LOGIN_FREE_FAILURES, DEFAULT_LOGIN_MAX_DELAY_SECS, DEFAULT_LOGIN_MAX_FAILURES};
 pub use mail::{MailConfig, MailTransport, DEFAULT_MAIL_FROM, DEFAULT_MAIL_POLL_MS};
 pub use outbox::{
     DispatchConfig, DEFAULT_MAIL_CONCURRENCY, DEFAULT_MAIL_LEASE_MS, DEFAULT_MAIL_MAX_ATTEMPTS,
@@ -62,13 +65,14 @@ pub use pages::DEFAULT_LOCALE;
 pub use reset::{
     DEFAULT_PASSWORD_MAX_CHARS, DEFAULT_PASSWORD_MIN_CHARS, DEFAULT_PASSWORD_MIN_CHARS_MFA,
     DEFAULT_RESET_BACKLOG_PER_NETWORK, DEFAULT_RESET_COOLDOWN_SECS, DEFAULT_RESET_FLOOR_MS,
-    DEFAULT_SESSION_TTL_SECS, DEFAULT_TOKEN_TTL_SECS, MIN_PASSWORD_CHARS, MIN_PASSWORD_CHARS_MFA,
+    DEFAULT_TOKEN_TTL_SECS, MIN_PASSWORD_CHARS, MIN_PASSWORD_CHARS_MFA,
 };
 pub use secrets::MIN_PEPPER_BYTES;
 pub use server::{
     DEFAULT_BODY_LIMIT_BYTES, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_LISTEN, DEFAULT_OPS_LISTEN,
     DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SHUTDOWN_DELAY_MS,
 };
+pub use sessions::{DEFAULT_SESSIONS_PER_ACCOUNT, DEFAULT_SESSION_IDLE_SECS, DEFAULT_SESSION_TTL_SECS};
 
 use crate::admission::rate_limit::RateLimitConfig;
 use crate::campaign::runner::RunnerConfig;
@@ -86,6 +90,8 @@ pub static GROUPS: &[&Group] = &[
     &hashing::GROUP,
     &secrets::GROUP,
     &reset::GROUP,
+    &sessions::GROUP,
+    &login::GROUP,
     &admission::GROUP,
     &pages::GROUP,
     &mail::GROUP,
@@ -151,13 +157,18 @@ pub struct Config {
     pub database: Option<DatabaseConfig>,
     pub public_base_url: Url,
     pub token_ttl: Duration,
-    pub session_ttl: Duration,
+    /// Session lifetime, idle timeout and per-account cap.
+    pub sessions: crate::reset::session::SessionPolicy,
+    /// The per-address login throttle.
+    pub login_throttle: crate::reset::throttle::LoginThrottle,
     pub hash: HashParams,
     /// Hashing worker threads (W); each holds `m_kib` of memory for its life.
     pub hash_workers: usize,
     pub hash_queue_budget: Duration,
     pub hash_deadline: Duration,
     pub pepper: SecretString,
+    /// Peppers that were current before, newest first: still honoured, never used for new values.
+    pub retired_peppers: Vec<SecretString>,
     pub policy: PasswordPolicy,
     pub body_limit: usize,
     pub request_timeout: Duration,
@@ -211,6 +222,7 @@ impl Config {
         let server = server::parse(&env, mode)?;
         let hashing = hashing::parse(&env)?;
         let pepper = secrets::pepper(&env, mode)?;
+        let retired_peppers = secrets::retired(&env, &pepper)?;
         let policy = reset::policy(&env)?;
         let reset = reset::parse(&env)?;
         let rate_limits = admission::rate_limits(&env)?;
@@ -227,12 +239,14 @@ impl Config {
             database,
             public_base_url: server.public_base_url,
             token_ttl: reset.token_ttl,
-            session_ttl: reset.session_ttl,
+            sessions: sessions::parse(&env)?,
+            login_throttle: login::parse(&env)?,
             hash: hashing.params,
             hash_workers: hashing.workers,
             hash_queue_budget: hashing.queue_budget,
             hash_deadline: hashing.deadline,
             pepper,
+            retired_peppers,
             policy,
             body_limit: server.body_limit,
             request_timeout: server.request_timeout,

@@ -50,8 +50,6 @@ error_codes! {
     SessionInvalid = "session_invalid",
     /// The admin API without a valid admin token.
     Unauthorized = "unauthorized",
-    /// Right password, but a campaign forced a reset of this account.
-    PasswordResetRequired = "password_reset_required",
     /// A live session of an account a campaign requires to turn on two-step verification; it
     /// serves enrolment only until a factor is confirmed.
     TwoStepSetupRequired = "two_step_setup_required",

@@ -3,5 +3,6 @@
 pub mod compute;
 pub mod hasher;
 pub mod params;
+pub mod pepper;
 pub mod phc;
 pub mod pool;

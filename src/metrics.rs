@@ -68,7 +68,7 @@ const HASH_OUTCOME: Label = Label::fixed(
     "outcome",
     &["completed", "failed", "shed", "displaced", "expired", "abandoned"],
 );
-const LIMITER: Label = Label::fixed("limiter", &["global", "ip", "network", "email"]);
+const LIMITER: Label = Label::fixed("limiter", &["global", "ip", "network", "email", "account"]);
 /// The limiters that keep per-key state (the per-email limit counts rows in the database).
 const KEYED_LIMITER: Label = Label::fixed("limiter", &["ip", "network"]);
 const MFA_OUTCOME: Label = Label::fixed("outcome", &["ok", "wrong", "replayed", "locked"]);

@@ -8,4 +8,6 @@ pub mod email;
 pub mod factor;
 pub mod password;
 pub mod service;
+pub mod session;
+pub mod throttle;
 pub mod token;

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use hkdf::Hkdf;
+use sha2::{Digest as _, Sha256};
 use zeroize::Zeroize;
 
 #[derive(Clone, PartialEq, Eq)]
@@ -44,4 +46,33 @@ impl<'de> serde::Deserialize<'de> for SecretString {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d).map(Self)
     }
+}
+
+/// Which key made a value (sealed it, signed it, peppered it): the first bytes of a digest of the key, never the key itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyId(pub [u8; KEY_ID_LEN]);
+
+/// Identifiers are this long: enough to tell a handful of keys apart, too short to say anything
+/// about the key.
+pub const KEY_ID_LEN: usize = 4;
+
+impl std::fmt::Display for KeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+/// A 32-byte key derived from `secret` for one purpose (`info`, e.g. `outbox-seal-v1`), and the
+/// identifier values made with it carry: the first bytes of a digest of the key under
+/// `id_domain`, never the key itself. Keys rotate by secret; the identifier says which one.
+#[must_use]
+pub fn derive_key(secret: &SecretString, info: &[u8], id_domain: &[u8]) -> ([u8; 32], KeyId) {
+    let hk = Hkdf::<Sha256>::new(Some(b"resetgate"), secret.expose().as_bytes());
+    let mut key = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's 8160-byte output limit, so expand cannot fail.
+    hk.expand(info, &mut key).unwrap_or_default();
+    let digest = Sha256::new_with_prefix(id_domain).chain_update(key).finalize();
+    let mut id = [0u8; KEY_ID_LEN];
+    id.copy_from_slice(&digest[..KEY_ID_LEN]);
+    (key, KeyId(id))
 }

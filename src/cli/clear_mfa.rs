@@ -43,7 +43,7 @@ pub(super) async fn run(email: &str, admin: &str) -> anyhow::Result<ExitCode> {
     };
     let factors = FactorService {
         store: Arc::new(store),
-        sealer: Sealer::new(&config.pepper),
+        sealer: Sealer::with_retired(&config.pepper, &config.retired_peppers),
         clock: Arc::new(SystemClock),
         // Clearing names no issuer; any valid one will do.
         issuer: Issuer::parse("resetgate").map_err(|e| anyhow::anyhow!("{e}"))?,

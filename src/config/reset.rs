@@ -1,4 +1,4 @@
-//! The reset flow: how long links and sessions live, the timing floor, the password policy.
+//! The reset flow: how long links live, the timing floor, the password policy.
 
 use std::time::Duration;
 
@@ -9,7 +9,6 @@ use crate::reset::password::{PasswordPolicy, HARD_MAX_BYTES};
 
 /// OWASP: reset tokens should be short-lived.
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 30 * 60;
-pub const DEFAULT_SESSION_TTL_SECS: u64 = 12 * 60 * 60;
 /// Every reset request takes at least this long, known account or not, so timing does not reveal
 /// whether an address has an account. Comfortably above the known-account path's database work.
 pub const DEFAULT_RESET_FLOOR_MS: u64 = 150;
@@ -35,13 +34,6 @@ pub static TOKEN_TTL_SECS: Setting<u64> = Setting {
     name: "RESETGATE_TOKEN_TTL_SECS",
     doc: "How long a reset link stays valid.",
     unset: Unset::Default(DEFAULT_TOKEN_TTL_SECS),
-    bounds: Range::above(0),
-    secret: false,
-};
-pub static SESSION_TTL_SECS: Setting<u64> = Setting {
-    name: "RESETGATE_SESSION_TTL_SECS",
-    doc: "How long a login session lasts.",
-    unset: Unset::Default(DEFAULT_SESSION_TTL_SECS),
     bounds: Range::above(0),
     secret: false,
 };
@@ -94,7 +86,6 @@ pub(super) static GROUP: Group = Group {
             minimums must not exceed `RESETGATE_PASSWORD_MAX_CHARS`.",
     settings: &[
         &TOKEN_TTL_SECS,
-        &SESSION_TTL_SECS,
         &RESET_FLOOR_MS,
         &RESET_COOLDOWN_SECS,
         &RESET_BACKLOG_PER_NETWORK,
@@ -106,7 +97,6 @@ pub(super) static GROUP: Group = Group {
 
 pub(super) struct Reset {
     pub token_ttl: Duration,
-    pub session_ttl: Duration,
     pub floor: Duration,
     pub cooldown: Duration,
     pub backlog_per_network: u32,
@@ -136,7 +126,6 @@ pub(super) fn policy(env: &Env<'_>) -> Result<PasswordPolicy, ConfigError> {
 pub(super) fn parse(env: &Env<'_>) -> Result<Reset, ConfigError> {
     Ok(Reset {
         token_ttl: Duration::from_secs(env.get(&TOKEN_TTL_SECS)?),
-        session_ttl: Duration::from_secs(env.get(&SESSION_TTL_SECS)?),
         floor: Duration::from_millis(env.get(&RESET_FLOOR_MS)?),
         cooldown: Duration::from_secs(env.get(&RESET_COOLDOWN_SECS)?),
         backlog_per_network: env.get(&RESET_BACKLOG_PER_NETWORK)?,

@@ -34,7 +34,7 @@ fn engine(
     }
 }
 
-/// Hashes with the pepper at `params` into a PHC string.
+/// Hashes with the pepper at `params` into a PHC string that names the pepper by its identifier.
 ///
 /// # Errors
 /// When argon2 rejects its inputs (cannot happen with validated params).
@@ -50,6 +50,17 @@ pub fn hash(
     if memory.len() < argon_params.block_count() {
         *memory = memory_for(params);
     }
+    // The pepper's identifier goes into the PHC string (it is not a hash input), so the pepper
+    // can rotate: see `pepper`.
+    let keyid =
+        argon2::KeyId::new(&super::pepper::pepper_id(pepper).0).map_err(|e| HashError::Argon2(e.into()))?;
+    let stored_params = argon2::ParamsBuilder::new()
+        .m_cost(params.m_kib)
+        .t_cost(params.t)
+        .p_cost(params.p)
+        .keyid(keyid)
+        .build()
+        .map_err(|e| HashError::Argon2(e.into()))?;
     let mut out = [0u8; OUTPUT_LEN];
     engine(
         Some(pepper),
@@ -63,7 +74,7 @@ pub fn hash(
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(&argon_params).map_err(HashError::Argon2)?,
+        params: ParamsString::try_from(&stored_params).map_err(HashError::Argon2)?,
         salt: Some(salt),
         hash: Some(Output::new(&out).map_err(|e| HashError::Argon2(e.into()))?),
     };
@@ -132,7 +143,7 @@ mod tests {
         let params = HashParams::default();
         let mut mem = memory_for(params);
         let phc = hash(&mut mem, &pepper(), params, "quiet winter lighthouse").unwrap();
-        assert!(phc.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(phc.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1,keyid="));
         // The reused-memory path agrees with the argon2 crate's own verifier...
         let p = pepper();
         let reference = Argon2::new_with_secret(

@@ -15,10 +15,12 @@ use async_trait::async_trait;
 
 use super::compute;
 use super::params::HashParams;
+use super::pepper::{stored_id, Peppers};
 use super::phc::{HashError, PhcString, StoredHash};
 use super::pool::{Done, Lane, Place, Pool, PoolConfig, PoolError, Work};
 use crate::metrics::Metrics;
 use crate::reset::password::NewPassword;
+use crate::secret::KeyId;
 use crate::secret::SecretString;
 
 /// Runs hashing jobs for the [`Hasher`].
@@ -54,7 +56,7 @@ impl HashEngine for Pool {
 
 /// What an engine is built from, once the gateway's metrics exist.
 pub struct EngineSpec {
-    pub pepper: SecretString,
+    pub pepper: Peppers,
     pub config: PoolConfig,
     /// How long the dummy hash took at startup: the pool's first hash-time estimate.
     pub hash_time: Duration,
@@ -78,6 +80,8 @@ pub fn pool_engine(spec: EngineSpec) -> Result<Arc<dyn HashEngine>, HashError> {
 pub struct Hasher {
     engine: Arc<dyn HashEngine>,
     params: HashParams,
+    /// What new hashes are made with; a hash naming another pepper is upgraded at login.
+    pepper_id: KeyId,
     /// Verified against when an account does not exist, so an unknown email costs a full hash.
     dummy: PhcString,
 }
@@ -88,7 +92,11 @@ impl Hasher {
     ///
     /// # Errors
     /// When argon2 rejects the pepper or a worker thread cannot start.
-    pub fn start(pepper: SecretString, config: PoolConfig, metrics: Arc<Metrics>) -> Result<Self, HashError> {
+    pub fn start(
+        pepper: impl Into<Peppers>,
+        config: PoolConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, HashError> {
         Self::start_with(pepper, config, metrics, pool_engine)
     }
 
@@ -97,16 +105,18 @@ impl Hasher {
     /// # Errors
     /// When argon2 rejects the pepper or the engine cannot be built.
     pub fn start_with(
-        pepper: SecretString,
+        pepper: impl Into<Peppers>,
         config: PoolConfig,
         metrics: Arc<Metrics>,
         make: MakeEngine,
     ) -> Result<Self, HashError> {
+        let pepper: Peppers = pepper.into();
+        let pepper_id = pepper.current_id();
         let mut memory = compute::memory_for(config.params);
         let started = Instant::now();
         let dummy = compute::hash(
             &mut memory,
-            &pepper,
+            pepper.current(),
             config.params,
             "resetgate dummy password for unknown accounts",
         )?;
@@ -121,6 +131,7 @@ impl Hasher {
         Ok(Self {
             engine,
             params: config.params,
+            pepper_id,
             dummy,
         })
     }
@@ -217,10 +228,11 @@ impl Hasher {
     }
 
     /// Whether a stored hash should be replaced after the next successful login: it lacks our
-    /// pepper, or any of its costs is below the configured ones.
+    /// pepper or names another (retired, or none from before identifiers), or any of its costs is
+    /// below the configured ones.
     #[must_use]
     pub fn needs_upgrade(&self, stored: &StoredHash) -> bool {
-        if !stored.peppered {
+        if !stored.peppered || stored_id(&stored.phc) != Some(self.pepper_id) {
             return true;
         }
         let Ok(parsed) = PasswordHash::new(stored.phc.as_str()) else {
@@ -280,7 +292,7 @@ mod tests {
     async fn hash_verifies_with_the_pepper_only() {
         let h = hasher("pepper-one-is-long-enough-0123456789");
         let phc = h.hash(pw("quiet winter lighthouse")).await.unwrap();
-        assert!(phc.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(phc.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1,keyid="));
         assert!(h
             .verify(Lane::Login, normalize("quiet winter lighthouse"), peppered(&phc))
             .await

@@ -50,6 +50,7 @@ use tokio::sync::oneshot;
 
 use super::compute;
 use super::params::HashParams;
+use super::pepper::Peppers;
 use super::phc::{HashError, PhcString};
 use crate::metrics::Metrics;
 use crate::secret::SecretString;
@@ -126,7 +127,8 @@ pub enum Work {
     Hash {
         password: SecretString,
     },
-    /// `pepper = false` verifies a legacy hash made without our pepper.
+    /// `peppered = false` verifies a legacy hash made without our pepper; otherwise the pepper
+    /// is the one the hash names (see `pepper`).
     Verify {
         password: SecretString,
         phc: PhcString,
@@ -143,19 +145,27 @@ impl Work {
     pub fn run(
         self,
         memory: &mut Vec<argon2::Block>,
-        pepper: &SecretString,
+        peppers: &Peppers,
         params: HashParams,
     ) -> Result<Done, HashError> {
         match self {
             Work::Hash { password } => {
-                compute::hash(memory, pepper, params, password.expose()).map(Done::Hash)
+                compute::hash(memory, peppers.current(), params, password.expose()).map(Done::Hash)
             }
             Work::Verify {
                 password,
                 phc,
                 peppered,
             } => {
-                compute::verify(memory, peppered.then_some(pepper), password.expose(), &phc).map(Done::Verify)
+                let pepper = peppered.then(|| {
+                    peppers.for_hash(&phc).unwrap_or_else(|| {
+                        // Still one full computation (it fails), so this login costs what any
+                        // other does; the operator dropped a retired pepper too soon.
+                        tracing::warn!("a stored hash names a pepper this process does not hold");
+                        peppers.current()
+                    })
+                });
+                compute::verify(memory, pepper, password.expose(), &phc).map(Done::Verify)
             }
         }
     }
@@ -217,7 +227,7 @@ impl Queues {
 
 struct Shared {
     config: PoolConfig,
-    pepper: SecretString,
+    peppers: Peppers,
     queues: Mutex<Queues>,
     work_ready: Condvar,
     /// Exponentially weighted mean service time of recent jobs, in nanoseconds.
@@ -251,13 +261,13 @@ impl Pool {
     /// When a worker thread cannot be spawned.
     pub fn start(
         config: PoolConfig,
-        pepper: SecretString,
+        peppers: impl Into<Peppers>,
         initial_hash_time: Duration,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             config,
-            pepper,
+            peppers: peppers.into(),
             queues: Mutex::new(Queues::default()),
             work_ready: Condvar::new(),
             hash_nanos: AtomicU64::new(u64::try_from(initial_hash_time.as_nanos()).unwrap_or(u64::MAX)),

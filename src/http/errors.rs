@@ -77,8 +77,6 @@ pub enum Error {
     TokenInvalid,
     #[error("email or password is wrong")]
     InvalidCredentials,
-    #[error("this password must be changed: a reset link has been sent to the account's email")]
-    PasswordResetRequired,
     /// A session that may only enrol a second factor (a campaign requires one).
     #[error("this account must turn on two-step verification before the session can be used")]
     TwoStepSetupRequired,
@@ -150,7 +148,7 @@ pub const fn status_of(code: ErrorCode) -> StatusCode {
         | C::MfaRequired
         | C::MfaCodeInvalid
         | C::MfaChallengeInvalid => StatusCode::UNAUTHORIZED,
-        C::PasswordResetRequired | C::TwoStepSetupRequired => StatusCode::FORBIDDEN,
+        C::TwoStepSetupRequired => StatusCode::FORBIDDEN,
         C::NotFound | C::CampaignNotFound | C::AccountNotFound => StatusCode::NOT_FOUND,
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         C::InvalidTransition | C::MfaAlreadyEnrolled | C::MfaNotEnrolling | C::MfaNotEnrolled => {
@@ -186,7 +184,6 @@ pub const fn title_of(code: ErrorCode) -> &'static str {
         C::InvalidCredentials => "Invalid credentials",
         C::SessionInvalid => "Session invalid",
         C::Unauthorized => "Unauthorized",
-        C::PasswordResetRequired => "Password reset required",
         C::TwoStepSetupRequired => "Two-step verification setup required",
         C::NotFound => "Not found",
         C::CampaignNotFound => "Campaign not found",
@@ -240,7 +237,6 @@ impl Error {
             Self::Policy(v) => policy_code(*v),
             Self::TokenInvalid => ErrorCode::TokenInvalidOrExpired,
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
-            Self::PasswordResetRequired => ErrorCode::PasswordResetRequired,
             Self::TwoStepSetupRequired => ErrorCode::TwoStepSetupRequired,
             Self::Unauthorized => ErrorCode::Unauthorized,
             Self::SessionInvalid => ErrorCode::SessionInvalid,
@@ -405,6 +401,16 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> HttpRespon
     body_response(status, "application/json", body.to_string().into_bytes())
 }
 
+/// 204: done, nothing to say.
+#[must_use]
+pub fn no_content() -> HttpResponse {
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
 fn body_response(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> HttpResponse {
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
@@ -435,7 +441,6 @@ impl From<service::Error> for Error {
             service::Error::TokenInvalid => Self::TokenInvalid,
             service::Error::Policy(v) => Self::Policy(v),
             service::Error::InvalidCredentials => Self::InvalidCredentials,
-            service::Error::PasswordResetRequired => Self::PasswordResetRequired,
             service::Error::SessionInvalid => Self::SessionInvalid,
             service::Error::ChallengeInvalid => Self::MfaChallengeInvalid,
             service::Error::SecondFactorRequired => Self::MfaRequired {
@@ -447,6 +452,12 @@ impl From<service::Error> for Error {
             service::Error::RateLimited { retry_after } => Self::RateLimited {
                 limiter: "email",
                 retry_after_secs: retry_after.as_secs() + 1,
+            },
+            // Rounded up, not padded: a guesser told the exact slot gains nothing, and an owner
+            // who waits as told is let in.
+            service::Error::LoginThrottled { retry_after } => Self::RateLimited {
+                limiter: "account",
+                retry_after_secs: (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1),
             },
             service::Error::Overloaded { retry_after } => Self::HashingOverloaded {
                 retry_after_secs: retry_after.as_secs().max(1),

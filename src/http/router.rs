@@ -45,6 +45,7 @@ enum Op {
     Login,
     LoginSecondFactor,
     Session,
+    Logout,
     MfaBegin,
     MfaConfirm,
     MfaRemove,
@@ -65,6 +66,7 @@ enum Op {
     SignInCode,
     TwoStepPage,
     TwoStepConfirm,
+    SignOut,
     ForgotSubmit,
     ResetForm,
     ResetSubmit,
@@ -131,6 +133,7 @@ pub const ROUTES: &[Route] = &[
         Op::LoginSecondFactor,
     ),
     route("GET", "/v1/session", "session", &[Public], Op::Session),
+    route("POST", "/v1/logout", "session", &[Public], Op::Logout),
     route("POST", "/v1/mfa/totp", "mfa", &[Public], Op::MfaBegin),
     route("DELETE", "/v1/mfa/totp", "mfa", &[Public], Op::MfaRemove),
     route("POST", "/v1/mfa/totp/confirm", "mfa", &[Public], Op::MfaConfirm),
@@ -150,6 +153,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/sign-in-code", "sign_in", &[Public], Op::SignInCode),
     route("GET", "/two-step", "two_step", &[Public], Op::TwoStepPage),
     route("POST", "/two-step", "two_step", &[Public], Op::TwoStepConfirm),
+    route("POST", "/sign-out", "sign_in", &[Public], Op::SignOut),
     route("GET", "/assets/style.css", "assets", &[Public], Op::Stylesheet),
     route(
         "GET",
@@ -323,6 +327,7 @@ async fn dispatch(
         Op::Login => session::login(state, req).await,
         Op::LoginSecondFactor => session::login_second_factor(state, req).await,
         Op::Session => session::current(state, req).await,
+        Op::Logout => session::logout(state, req).await,
         Op::MfaBegin => mfa::begin(state, req).await,
         Op::MfaConfirm => mfa::confirm(state, req).await,
         Op::MfaRemove => mfa::remove(state, req).await,
@@ -350,7 +355,8 @@ async fn dispatch(
         | Op::SignInSubmit
         | Op::SignInCode
         | Op::TwoStepPage
-        | Op::TwoStepConfirm => {
+        | Op::TwoStepConfirm
+        | Op::SignOut => {
             let locale = state.site.locale_for(req.headers());
             // The CSRF defence of every page form, in one place (`pages::same_origin` says why
             // an Origin check): refused before the body is read or anything is looked up.
@@ -367,6 +373,7 @@ async fn dispatch(
                 Op::SignInCode => account::sign_in_code(state, locale, req).await,
                 Op::TwoStepPage => account::two_step_page(state, locale, req).await,
                 Op::TwoStepConfirm => account::two_step_confirm(state, locale, req).await,
+                Op::SignOut => account::sign_out(state, locale, req).await,
                 _ => pages::reset_submit(state, locale, req).await,
             };
             Ok(page.unwrap_or_else(|e| e.into_page(&site, locale)))

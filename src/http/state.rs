@@ -14,7 +14,8 @@ use crate::storage::campaigns::CampaignStore;
 use crate::waiting::room::WaitingRoom;
 
 pub struct AppState {
-    pub service: ResetService,
+    /// Shared so work that must not hold up an answer can finish in a task of its own.
+    pub service: Arc<ResetService>,
     pub metrics: Arc<Metrics>,
     pub limits: Arc<RateLimits>,
     pub readiness: Readiness,

@@ -23,7 +23,7 @@ use crate::secret::SecretString;
 const NONCE_LEN: usize = 24;
 /// The first byte of a sealed value with a key identifier.
 const FORMAT_V1: u8 = 1;
-const KEY_ID_LEN: usize = 4;
+use crate::secret::KEY_ID_LEN;
 const HEADER_LEN: usize = 1 + KEY_ID_LEN;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -32,30 +32,7 @@ const HEADER_LEN: usize = 1 + KEY_ID_LEN;
 )]
 pub struct OpenError;
 
-/// Which key sealed a value: the first bytes of a digest of the key, never the key itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct KeyId(pub [u8; KEY_ID_LEN]);
-
-impl std::fmt::Display for KeyId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
-/// A 32-byte key derived from `secret` for one purpose (`info`, e.g. `outbox-seal-v1`), and the
-/// identifier values made with it carry: the first bytes of a digest of the key under
-/// `id_domain`, never the key itself. Keys rotate by secret; the identifier says which one.
-#[must_use]
-pub fn derive_key(secret: &SecretString, info: &[u8], id_domain: &[u8]) -> ([u8; 32], KeyId) {
-    let hk = Hkdf::<Sha256>::new(Some(b"resetgate"), secret.expose().as_bytes());
-    let mut key = [0u8; 32];
-    // 32 bytes is far below HKDF-SHA256's 8160-byte output limit, so expand cannot fail.
-    hk.expand(info, &mut key).unwrap_or_default();
-    let digest = Sha256::new_with_prefix(id_domain).chain_update(key).finalize();
-    let mut id = [0u8; KEY_ID_LEN];
-    id.copy_from_slice(&digest[..KEY_ID_LEN]);
-    (key, KeyId(id))
-}
+pub use crate::secret::{derive_key, KeyId};
 
 #[derive(Clone)]
 struct SealKey {
@@ -78,6 +55,22 @@ pub struct Sealer {
     current: SealKey,
     retired: Vec<SealKey>,
     digest_key: [u8; 32],
+    /// The retired secrets' digest keys: recovery codes stored under them must still match.
+    retired_digest_keys: Vec<[u8; 32]>,
+}
+
+fn digest_key_of(secret: &SecretString) -> [u8; 32] {
+    let hk = Hkdf::<Sha256>::new(Some(b"resetgate"), secret.expose().as_bytes());
+    let mut digest_key = [0u8; 32];
+    hk.expand(b"email-digest-v1", &mut digest_key).unwrap_or_default();
+    digest_key
+}
+
+fn recovery_key_of(digest_key: &[u8; 32]) -> [u8; 32] {
+    let hk = Hkdf::<Sha256>::new(Some(b"resetgate"), digest_key);
+    let mut key = [0u8; 32];
+    hk.expand(b"recovery-code-v1", &mut key).unwrap_or_default();
+    key
 }
 
 impl Sealer {
@@ -89,13 +82,11 @@ impl Sealer {
     /// Seals with `pepper`'s key; also opens what the `retired` secrets' keys sealed.
     #[must_use]
     pub fn with_retired(pepper: &SecretString, retired: &[SecretString]) -> Self {
-        let hk = Hkdf::<Sha256>::new(Some(b"resetgate"), pepper.expose().as_bytes());
-        let mut digest_key = [0u8; 32];
-        hk.expand(b"email-digest-v1", &mut digest_key).unwrap_or_default();
         Self {
             current: SealKey::derive(pepper),
             retired: retired.iter().map(SealKey::derive).collect(),
-            digest_key,
+            digest_key: digest_key_of(pepper),
+            retired_digest_keys: retired.iter().map(digest_key_of).collect(),
         }
     }
 
@@ -103,10 +94,17 @@ impl Sealer {
     /// address digest key, so a dump alone cannot test guesses.
     #[must_use]
     pub fn recovery_key(&self) -> [u8; 32] {
-        let hk = Hkdf::<Sha256>::new(Some(b"resetgate"), &self.digest_key);
-        let mut key = [0u8; 32];
-        hk.expand(b"recovery-code-v1", &mut key).unwrap_or_default();
-        key
+        recovery_key_of(&self.digest_key)
+    }
+
+    /// Every key a stored recovery-code digest may be under: the current one first, then the
+    /// retired secrets' (codes issued before a rotation stay valid).
+    #[must_use]
+    pub fn recovery_keys(&self) -> Vec<[u8; 32]> {
+        std::iter::once(&self.digest_key)
+            .chain(&self.retired_digest_keys)
+            .map(recovery_key_of)
+            .collect()
     }
 
     /// The identifier sealed values carry today.

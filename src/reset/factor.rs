@@ -239,8 +239,19 @@ impl FactorService {
                 Ok(Method::Otp)
             }
             Proof::Recovery(code) => {
-                let digest = code.digest(&self.sealer.recovery_key());
-                if !self.store.use_recovery_code(account, &digest, now).await? {
+                // Codes issued before a pepper rotation are stored under the old key.
+                let mut used = false;
+                for key in self.sealer.recovery_keys() {
+                    if self
+                        .store
+                        .use_recovery_code(account, &code.digest(&key), now)
+                        .await?
+                    {
+                        used = true;
+                        break;
+                    }
+                }
+                if !used {
                     return Err(self.failed(account, Error::Wrong, now).await);
                 }
                 self.passed(account, now).await?;

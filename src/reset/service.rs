@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use super::email::EmailAddress;
 use super::factor::{self, FactorService, Method, Proof};
 use super::password::{normalize, PasswordPolicy, PolicyViolation, HARD_MAX_BYTES};
+use super::session::SessionPolicy;
+use super::throttle::{Gate, LoginThrottle};
 use super::token::BearerToken;
 use crate::clock::Clock;
 use crate::hashing::hasher::Hasher;
@@ -34,9 +36,6 @@ pub enum Error {
     Policy(#[from] PolicyViolation),
     #[error("email or password is wrong")]
     InvalidCredentials,
-    /// The password is right but a campaign forced a reset; a link has been emailed.
-    #[error("this password must be changed: a reset link has been sent to the account's email")]
-    PasswordResetRequired,
     #[error("session is invalid or expired")]
     SessionInvalid,
     /// Confirming a reset for an account with a second factor, without a code.
@@ -48,6 +47,9 @@ pub enum Error {
     /// A second-factor refusal (wrong, replayed, locked, not enrolled, ...).
     #[error(transparent)]
     Factor(#[from] factor::Error),
+    /// Too many wrong passwords in a row for this address: the next try waits until then.
+    #[error("too many failed sign-ins for this address")]
+    LoginThrottled { retry_after: Duration },
     /// Too many reset requests for this address in the current window.
     #[error("too many reset requests for this address")]
     RateLimited { retry_after: Duration },
@@ -126,7 +128,9 @@ pub struct ResetService {
     pub clock: Arc<dyn Clock>,
     pub policy: PasswordPolicy,
     pub token_ttl: Duration,
-    pub session_ttl: Duration,
+    pub sessions: SessionPolicy,
+    /// The per-address login throttle.
+    pub login_throttle: LoginThrottle,
     pub reset_floor: Duration,
     /// A repeat request within this sends no mail and keeps the live link; zero turns it off.
     pub reset_cooldown: Duration,
@@ -324,6 +328,15 @@ impl ResetService {
             return Err(Error::TokenInvalid);
         };
         self.metrics.resets_completed.inc();
+        // A new password: the guesses against the old one no longer count against the owner.
+        // Best effort: the reset is committed, and a leftover count fades within a day.
+        if let Err(e) = self
+            .store
+            .login_cleared(&self.sealer.email_digest(&account.email))
+            .await
+        {
+            tracing::warn!(error = %e, "could not clear the login throttle after a reset");
+        }
         Ok(ResetDone {
             signed_out: done.signed_out,
             two_step: match (enrolled, done.two_step_required) {
@@ -340,7 +353,7 @@ impl ResetService {
     /// # Errors
     /// [`Error::InvalidCredentials`] whenever the email/password pair does not match.
     pub async fn login(
-        &self,
+        self: &Arc<Self>,
         email: &EmailAddress,
         password: &SecretString,
         place: Place,
@@ -351,6 +364,15 @@ impl ResetService {
         }
         // Overloaded: refuse before the account lookup, not after it.
         self.hasher.precheck(place)?;
+        // Throttled by address, account or not: the same reads and writes either way, and a
+        // throttled guess costs no hash.
+        let subject = self.sealer.email_digest(email);
+        let now = self.clock.now();
+        if let Gate::Closed { until } = self.store.login_gate(&subject, now, &self.login_throttle).await? {
+            self.metrics.rate_limited.with_label_values(&["account"]).inc();
+            let retry_after = (until - now).to_std().unwrap_or_default();
+            return Err(Error::LoginThrottled { retry_after });
+        }
         let account = self.store.account_by_email(email).await?;
         let stored = account.as_ref().and_then(|a| {
             a.password_hash.clone().map(|phc| StoredHash {
@@ -376,18 +398,31 @@ impl ResetService {
             }
         }
         let Some(account) = account.filter(|_| ok) else {
+            self.store
+                .login_failed(&subject, self.clock.now(), &self.login_throttle)
+                .await?;
             return Err(Error::InvalidCredentials);
         };
         if account.must_reset {
-            // Only after a correct password, so the answer reveals nothing to a guesser. The
-            // password is known-compromised, so no session; the owner gets a link by email (the
-            // per-address limit still applies: a known password must not become a mail cannon).
-            match self.request_reset_inner(&account.email, None, None).await {
-                Ok(()) | Err(Error::RateLimited { .. }) => {}
-                Err(e) => tracing::warn!(error = %e, "could not send the forced-reset link"),
-            }
-            return Err(Error::PasswordResetRequired);
+            // A campaign forced a reset: the password is known-compromised, so whoever typed it
+            // may be the attacker holding the leak. The answer is exactly a wrong password's
+            // (counted as one too), so it cannot confirm the old password; the owner gets a link
+            // by email instead (the per-address limit still applies: a known password must not
+            // become a mail cannon). The pages' wrong-password text says to check for it.
+            // Off the response path, so the answer takes a wrong password's time too.
+            let (this, email) = (Arc::clone(self), account.email.clone());
+            tokio::spawn(async move {
+                match this.request_reset_inner(&email, None, None).await {
+                    Ok(()) | Err(Error::RateLimited { .. }) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not send the forced-reset link"),
+                }
+            });
+            self.store
+                .login_failed(&subject, self.clock.now(), &self.login_throttle)
+                .await?;
+            return Err(Error::InvalidCredentials);
         }
+        self.store.login_cleared(&subject).await?;
         if let Some(old) = stored.filter(|s| self.hasher.needs_upgrade(s)) {
             // Off the response path: the user is in; the stronger hash can land a moment later.
             tokio::spawn(upgrade_hash(
@@ -464,6 +499,7 @@ impl ResetService {
     ) -> Result<BearerToken, Error> {
         let session = BearerToken::generate();
         let now = self.clock.now();
+        let expires_at = self.sessions.expires_at(now);
         self.store
             .create_session(NewSession {
                 digest: &session.digest(),
@@ -471,19 +507,34 @@ impl ResetService {
                 authn,
                 epoch,
                 now,
-                expires_at: now + chrono(self.session_ttl),
+                expires_at,
+                idle_expires_at: self.sessions.idle_until(now, expires_at),
+                keep_at_most: self.sessions.per_account,
             })
             .await?;
         Ok(session)
     }
 
+    /// A use of the session: it must be live, and its idle end moves forward.
+    ///
     /// # Errors
-    /// [`Error::SessionInvalid`] when the session is unknown, expired or revoked.
+    /// [`Error::SessionInvalid`] when the session is unknown, expired, idle too long or revoked.
     pub async fn session(&self, token: &BearerToken) -> Result<SessionInfo, Error> {
+        let now = self.clock.now();
         self.store
-            .live_session(&token.digest(), self.clock.now())
+            .live_session(&token.digest(), now, self.sessions.idle_from(now))
             .await?
             .ok_or(Error::SessionInvalid)
+    }
+
+    /// Signs a session out. Idempotent: an unknown or ended session is already signed out, and
+    /// saying so would only tell a caller which tokens were once real.
+    ///
+    /// # Errors
+    /// Only when the store is unavailable or broken.
+    pub async fn end_session(&self, token: &BearerToken) -> Result<(), Error> {
+        self.store.end_session(&token.digest()).await?;
+        Ok(())
     }
 }
 

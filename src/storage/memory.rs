@@ -24,6 +24,7 @@ use crate::hashing::phc::PhcString;
 use crate::i18n::Locale;
 use crate::mail::pacing::{self, Pacing};
 use crate::reset::email::EmailAddress;
+use crate::reset::throttle::{Gate, LoginThrottle, ThrottleState, FORGET_AFTER};
 use crate::reset::token::TokenDigest;
 
 #[derive(Default)]
@@ -46,6 +47,8 @@ struct Inner {
     /// The send budget: tokens and when they were last refilled (one process, so one budget).
     send_bucket: Option<(f64, Instant)>,
     factors: factors::Factors,
+    /// The login throttle, by address digest.
+    throttle: HashMap<[u8; 32], ThrottleState>,
 }
 
 struct Token {
@@ -59,7 +62,16 @@ struct Session {
     account_id: AccountId,
     authn: super::store::Authn,
     epoch: i64,
+    created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
+    idle_expires_at: DateTime<Utc>,
+}
+
+impl Session {
+    /// Past neither end, and issued under the account's current epoch.
+    fn live(&self, now: DateTime<Utc>, epoch: i64) -> bool {
+        self.expires_at > now && self.idle_expires_at > now && self.epoch == epoch
+    }
 }
 
 #[derive(PartialEq, Eq)]
@@ -295,15 +307,38 @@ impl Store for MemoryStore {
     }
 
     async fn create_session(&self, s: NewSession<'_>) -> Result<(), StoreError> {
-        self.inner.lock().sessions.insert(
+        let mut g = self.inner.lock();
+        let Some(epoch) = g.accounts.get(&s.account_id).map(|a| a.session_epoch) else {
+            return Err(StoreError::Internal(format!(
+                "session for account {} that does not exist",
+                s.account_id
+            )));
+        };
+        g.sessions.insert(
             *s.digest,
             Session {
                 account_id: s.account_id,
                 authn: s.authn,
                 epoch: s.epoch,
+                created_at: s.now,
                 expires_at: s.expires_at,
+                idle_expires_at: s.idle_expires_at,
             },
         );
+        // As the PostgreSQL store: the account's dead sessions, then its oldest past the cap.
+        let now = s.now;
+        g.sessions
+            .retain(|_, x| x.account_id != s.account_id || x.live(now, epoch));
+        let mut mine: Vec<(DateTime<Utc>, TokenDigest)> = g
+            .sessions
+            .iter()
+            .filter(|(_, x)| x.account_id == s.account_id)
+            .map(|(d, x)| (x.created_at, *d))
+            .collect();
+        mine.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.as_bytes().cmp(a.1.as_bytes())));
+        for (_, d) in mine.into_iter().skip(s.keep_at_most as usize) {
+            g.sessions.remove(&d);
+        }
         Ok(())
     }
 
@@ -311,22 +346,73 @@ impl Store for MemoryStore {
         &self,
         digest: &TokenDigest,
         now: DateTime<Utc>,
+        idle_until: DateTime<Utc>,
     ) -> Result<Option<SessionInfo>, StoreError> {
-        let g = self.inner.lock();
-        let Some(s) = g.sessions.get(digest) else {
+        let mut g = self.inner.lock();
+        let g = &mut *g;
+        let Some(s) = g.sessions.get_mut(digest) else {
             return Ok(None);
         };
         let Some(account) = g.accounts.get(&s.account_id) else {
             return Ok(None);
         };
-        Ok(
-            (s.expires_at > now && account.session_epoch == s.epoch).then_some(SessionInfo {
-                account_id: s.account_id,
-                authn: s.authn,
-                expires_at: s.expires_at,
-                two_step_required: account.two_step_required,
-            }),
-        )
+        if !s.live(now, account.session_epoch) {
+            return Ok(None);
+        }
+        s.idle_expires_at = idle_until.min(s.expires_at);
+        Ok(Some(SessionInfo {
+            account_id: s.account_id,
+            authn: s.authn,
+            expires_at: s.expires_at,
+            idle_expires_at: s.idle_expires_at,
+            two_step_required: account.two_step_required,
+        }))
+    }
+
+    async fn end_session(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
+        Ok(self.inner.lock().sessions.remove(digest).is_some())
+    }
+
+    async fn login_gate(
+        &self,
+        subject: &[u8; 32],
+        now: DateTime<Utc>,
+        throttle: &LoginThrottle,
+    ) -> Result<Gate, StoreError> {
+        let mut g = self.inner.lock();
+        let gate = throttle.gate(g.throttle.get(subject).copied(), now);
+        match gate {
+            Gate::Open { forget: true, .. } => {
+                g.throttle.remove(subject);
+            }
+            Gate::Open {
+                reserve_until: Some(until),
+                ..
+            } => {
+                if let Some(s) = g.throttle.get_mut(subject) {
+                    s.not_before = until;
+                }
+            }
+            _ => {}
+        }
+        Ok(gate)
+    }
+
+    async fn login_failed(
+        &self,
+        subject: &[u8; 32],
+        now: DateTime<Utc>,
+        throttle: &LoginThrottle,
+    ) -> Result<(), StoreError> {
+        let mut g = self.inner.lock();
+        let next = throttle.after_failure(g.throttle.get(subject).copied(), now);
+        g.throttle.insert(*subject, next);
+        Ok(())
+    }
+
+    async fn login_cleared(&self, subject: &[u8; 32]) -> Result<(), StoreError> {
+        self.inner.lock().throttle.remove(subject);
+        Ok(())
     }
 
     async fn count_reset_request(
@@ -463,10 +549,13 @@ impl Store for MemoryStore {
     ) -> Result<u64, StoreError> {
         let mut g = self.inner.lock();
         let before = g.sessions.len() + g.tokens.len() + g.reset_counts.len();
-        g.sessions.retain(|_, s| s.expires_at > now);
+        g.sessions
+            .retain(|_, s| s.expires_at > now && s.idle_expires_at > now);
         g.tokens.retain(|_, t| t.expires_at > now && !t.used);
         g.reset_counts
             .retain(|_, (start, _)| *start > now - RESET_LIMIT_WINDOW);
+        let forget = chrono::Duration::from_std(FORGET_AFTER).unwrap_or(chrono::Duration::MAX);
+        g.throttle.retain(|_, s| s.last_failure_at > now - forget);
         // Sent mail is already dropped on delivery.
         let after = g.sessions.len() + g.tokens.len() + g.reset_counts.len();
         Ok(u64::try_from(before - after).unwrap_or(0))

@@ -26,6 +26,16 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "outbox_fair_order",
         include_str!("migrations/0007_outbox_fair_order.sql"),
     ),
+    (
+        8,
+        "session_limits",
+        include_str!("migrations/0008_session_limits.sql"),
+    ),
+    (
+        9,
+        "login_throttle",
+        include_str!("migrations/0009_login_throttle.sql"),
+    ),
 ];
 
 /// Arbitrary constant that names "resetgate migrations" among advisory locks.

@@ -16,6 +16,7 @@ mod campaigns;
 mod factors;
 mod outbox;
 mod resets;
+mod throttle;
 
 use super::store::{
     Account, AccountId, Claim, Completed, CompletedReset, Issued, NewAccount, NewMail, NewSession, NewToken,
@@ -25,6 +26,7 @@ use crate::hashing::phc::PhcString;
 use crate::i18n::Locale;
 use crate::mail::pacing::Pacing;
 use crate::reset::email::EmailAddress;
+use crate::reset::throttle::{Gate, LoginThrottle, FORGET_AFTER};
 use crate::reset::token::TokenDigest;
 
 #[derive(Clone)]
@@ -246,23 +248,57 @@ impl Store for PostgresStore {
     }
 
     async fn create_session(&self, s: NewSession<'_>) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO sessions (token_hash, account_id, epoch, created_at, expires_at, amr, aal)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    &s.digest.as_bytes().as_slice(),
-                    &s.account_id,
-                    &s.epoch,
-                    &s.now,
-                    &s.expires_at,
-                    &s.authn.as_stored(),
-                    &s.authn.aal(),
-                ],
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        // One login at a time per account, so two at once cannot both stay under the cap. No key
+        // update: the sessions' foreign key checks still pass alongside it.
+        let epoch: Option<i64> = tx
+            .query_opt(
+                "SELECT session_epoch FROM accounts WHERE id = $1 FOR NO KEY UPDATE",
+                &[&s.account_id],
             )
             .await
-            .map_err(db_error)?;
+            .map_err(db_error)?
+            .map(|r| r.get(0));
+        let Some(epoch) = epoch else {
+            return Err(StoreError::Internal(format!(
+                "session for account {} that does not exist",
+                s.account_id
+            )));
+        };
+        tx.execute(
+            "INSERT INTO sessions (token_hash, account_id, epoch, created_at, expires_at, idle_expires_at, amr, aal)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &s.digest.as_bytes().as_slice(),
+                &s.account_id,
+                &s.epoch,
+                &s.now,
+                &s.expires_at,
+                &s.idle_expires_at,
+                &s.authn.as_stored(),
+                &s.authn.aal(),
+            ],
+        )
+        .await
+        .map_err(db_error)?;
+        // Dead sessions first (they count for nothing), then the oldest live ones past the cap.
+        tx.execute(
+            "DELETE FROM sessions
+             WHERE account_id = $1 AND (expires_at <= $2 OR idle_expires_at <= $2 OR epoch <> $3)",
+            &[&s.account_id, &s.now, &epoch],
+        )
+        .await
+        .map_err(db_error)?;
+        tx.execute(
+            "DELETE FROM sessions WHERE token_hash IN (
+                 SELECT token_hash FROM sessions WHERE account_id = $1
+                 ORDER BY created_at DESC, token_hash OFFSET $2)",
+            &[&s.account_id, &i64::from(s.keep_at_most)],
+        )
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
         Ok(())
     }
 
@@ -270,25 +306,65 @@ impl Store for PostgresStore {
         &self,
         digest: &TokenDigest,
         now: DateTime<Utc>,
+        idle_until: DateTime<Utc>,
     ) -> Result<Option<SessionInfo>, StoreError> {
         let client = self.client().await?;
+        // The check and the use in one statement: a session is read and its idle end moved, or
+        // it is not live.
         let row = client
             .query_opt(
-                "SELECT s.account_id, s.expires_at, s.amr, a.two_step_required FROM sessions s
-                 JOIN accounts a ON a.id = s.account_id
-                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.epoch = a.session_epoch
+                "UPDATE sessions s SET idle_expires_at = LEAST($3, s.expires_at)
+                 FROM accounts a
+                 WHERE a.id = s.account_id AND s.token_hash = $1
+                   AND s.expires_at > $2 AND s.idle_expires_at > $2 AND s.epoch = a.session_epoch
                    AND NOT EXISTS (SELECT 1 FROM forced_resets f
-                                   WHERE f.account_id = s.account_id AND f.revoke_sessions)",
-                &[&digest.as_bytes().as_slice(), &now],
+                                   WHERE f.account_id = s.account_id AND f.revoke_sessions)
+                 RETURNING s.account_id, s.expires_at, s.idle_expires_at, s.amr, a.two_step_required",
+                &[&digest.as_bytes().as_slice(), &now, &idle_until],
             )
             .await
             .map_err(db_error)?;
         Ok(row.map(|r| SessionInfo {
             account_id: r.get(0),
             expires_at: r.get(1),
-            authn: super::store::Authn::from_stored(r.get(2)),
-            two_step_required: r.get(3),
+            idle_expires_at: r.get(2),
+            authn: super::store::Authn::from_stored(r.get(3)),
+            two_step_required: r.get(4),
         }))
+    }
+
+    async fn end_session(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "DELETE FROM sessions WHERE token_hash = $1",
+                &[&digest.as_bytes().as_slice()],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(n == 1)
+    }
+
+    async fn login_gate(
+        &self,
+        subject: &[u8; 32],
+        now: DateTime<Utc>,
+        throttle: &LoginThrottle,
+    ) -> Result<Gate, StoreError> {
+        throttle::gate(self, subject, now, throttle).await
+    }
+
+    async fn login_failed(
+        &self,
+        subject: &[u8; 32],
+        now: DateTime<Utc>,
+        throttle: &LoginThrottle,
+    ) -> Result<(), StoreError> {
+        throttle::failed(self, subject, now, throttle).await
+    }
+
+    async fn login_cleared(&self, subject: &[u8; 32]) -> Result<(), StoreError> {
+        throttle::cleared(self, subject).await
     }
 
     async fn count_reset_request(
@@ -333,7 +409,10 @@ impl Store for PostgresStore {
     async fn purge_expired(&self, now: DateTime<Utc>, sent_before: DateTime<Utc>) -> Result<u64, StoreError> {
         let client = self.client().await?;
         let sessions = client
-            .execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now])
+            .execute(
+                "DELETE FROM sessions WHERE expires_at <= $1 OR idle_expires_at <= $1",
+                &[&now],
+            )
             .await
             .map_err(db_error)?;
         let tokens = client
@@ -366,6 +445,14 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(db_error)?;
-        Ok(sessions + tokens + mail + counts + buckets)
+        let forget = chrono::Duration::from_std(FORGET_AFTER).unwrap_or(chrono::Duration::MAX);
+        let throttled = client
+            .execute(
+                "DELETE FROM login_throttle WHERE last_failure_at <= $1",
+                &[&(now - forget)],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(sessions + tokens + mail + counts + buckets + throttled)
     }
 }

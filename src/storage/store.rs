@@ -11,6 +11,7 @@ use crate::hashing::phc::PhcString;
 use crate::i18n::Locale;
 use crate::mail::pacing::Pacing;
 use crate::reset::email::EmailAddress;
+use crate::reset::throttle::{Gate, LoginThrottle};
 use crate::reset::token::TokenDigest;
 
 /// Re-exported: every store method speaks in account ids, so its callers find the type here.
@@ -241,6 +242,10 @@ pub struct NewSession<'a> {
     pub epoch: i64,
     pub now: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The end if unused: the idle timeout from `now`, at most `expires_at`.
+    pub idle_expires_at: DateTime<Utc>,
+    /// Live sessions the account may hold with this one; its oldest beyond that end now.
+    pub keep_at_most: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,6 +253,8 @@ pub struct SessionInfo {
     pub account_id: AccountId,
     pub authn: Authn,
     pub expires_at: DateTime<Utc>,
+    /// When it ends if not used again (this use counted).
+    pub idle_expires_at: DateTime<Utc>,
     /// The account owes two-step enrolment (see [`Account::two_step_required`]).
     pub two_step_required: bool,
 }
@@ -315,14 +322,43 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
+    /// Stores a new session and, in the same transaction, ends the account's dead sessions and
+    /// its oldest live ones beyond `keep_at_most`, so the cap holds across replicas.
     async fn create_session(&self, session: NewSession<'_>) -> Result<(), StoreError>;
 
-    /// A session that exists, has not expired, and was issued under the account's current epoch.
+    /// A session that exists, is past neither its absolute nor its idle end, and was issued under
+    /// the account's current epoch. Counts as a use: its idle end moves to `idle_until` (never
+    /// past its absolute end).
     async fn live_session(
         &self,
         digest: &TokenDigest,
         now: DateTime<Utc>,
+        idle_until: DateTime<Utc>,
     ) -> Result<Option<SessionInfo>, StoreError>;
+
+    /// Ends one session (sign-out). `false` when there was none: already ended, or never was.
+    async fn end_session(&self, digest: &TokenDigest) -> Result<bool, StoreError>;
+
+    /// The per-address login throttle's state for `subject` (a keyed digest of the address),
+    /// decided by `throttle` under a row lock: a stale state is deleted, and a try let through
+    /// while throttled reserves the next slot, so tries racing on several replicas get one.
+    async fn login_gate(
+        &self,
+        subject: &[u8; 32],
+        now: DateTime<Utc>,
+        throttle: &LoginThrottle,
+    ) -> Result<Gate, StoreError>;
+
+    /// Counts a wrong password for `subject` (one more in a row, and the wait it earns).
+    async fn login_failed(
+        &self,
+        subject: &[u8; 32],
+        now: DateTime<Utc>,
+        throttle: &LoginThrottle,
+    ) -> Result<(), StoreError>;
+
+    /// A right password, or a new one: `subject` starts over.
+    async fn login_cleared(&self, subject: &[u8; 32]) -> Result<(), StoreError>;
 
     /// Counts one reset request for an address in its current window (`RESET_LIMIT_WINDOW`,
     /// starting at the first request) and returns the count so far and when the window ends.
@@ -361,7 +397,7 @@ pub trait Store: Send + Sync + 'static {
     /// Counts by status and the latest dead messages.
     async fn outbox_summary(&self, dead_limit: i64) -> Result<OutboxSummary, StoreError>;
 
-    /// Deletes expired sessions and reset tokens, and sent mail older than `sent_before`, so the
+    /// Deletes expired and idle sessions and reset tokens, and sent mail older than `sent_before`, so the
     /// tables do not grow without bound. Returns the number of rows removed.
     async fn purge_expired(&self, now: DateTime<Utc>, sent_before: DateTime<Utc>) -> Result<u64, StoreError>;
 }

@@ -52,10 +52,11 @@ async fn a_campaign_forces_resets_revokes_sessions_and_notifies_each_account_onc
         assert_eq!(notices_to(&app, e), 1, "one notice for {e}");
     }
 
-    // The old password is right but no longer opens a session: a clear code, and a reset link.
+    // The old password is right but no longer opens a session, and the answer is a wrong
+    // password's, so whoever holds the leak cannot confirm it; the owner gets a reset link.
     let resp = app.login(emails[0], PASSWORD).await;
-    assert_eq!(resp.status(), 403);
-    assert_eq!(error_code(resp).await, "password_reset_required");
+    assert_eq!(resp.status(), 401);
+    assert_eq!(error_code(resp).await, "invalid_credentials");
     // The notice, then the link the login sent.
     let mails = app.wait_for_mails(emails[0], 2).await;
     let link = mails
@@ -72,7 +73,7 @@ async fn a_campaign_forces_resets_revokes_sessions_and_notifies_each_account_onc
     let fresh = app.session_token(emails[0], NEW_PASSWORD).await;
     assert_eq!(app.session_status(&fresh).await, 200);
     // The others are still forced.
-    assert_eq!(app.login(emails[1], PASSWORD).await.status(), 403);
+    assert_eq!(app.login(emails[1], PASSWORD).await.status(), 401);
 
     let metrics = app.metrics().await;
     let marked_line = format!("resetgate_campaign_accounts{{campaign=\"{id}\",stage=\"marked\"}} 3");
@@ -129,13 +130,13 @@ async fn scopes_select_accounts_and_sessions_can_be_kept() {
     app.wait_campaign(created["id"].as_i64().unwrap(), WAIT, completed)
         .await;
 
-    assert_eq!(app.login("a@example.com", PASSWORD).await.status(), 403);
+    assert_eq!(app.login("a@example.com", PASSWORD).await.status(), 401);
     assert_eq!(
         app.login("b@example.com", PASSWORD).await.status(),
         200,
         "b is out of scope"
     );
-    assert_eq!(app.login("c@example.com", PASSWORD).await.status(), 403);
+    assert_eq!(app.login("c@example.com", PASSWORD).await.status(), 401);
     assert_eq!(
         app.session_status(&session_c).await,
         200,

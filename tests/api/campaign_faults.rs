@@ -42,8 +42,9 @@ async fn a_campaign_survives_kill_9_and_notifies_every_account_once() {
     let pg = db.client().await;
     seed_accounts(&pg, ACCOUNTS, "'d' || (g % 3) || '.test'").await;
     pg.execute(
-        "INSERT INTO sessions (token_hash, account_id, epoch, created_at, expires_at)
-         SELECT sha256(g::text::bytea), g, 0, now(), now() + interval '1 day' FROM generate_series(1, $1::bigint) g",
+        "INSERT INTO sessions (token_hash, account_id, epoch, created_at, expires_at, idle_expires_at)
+         SELECT sha256(g::text::bytea), g, 0, now(), now() + interval '1 day', now() + interval '30 minutes'
+         FROM generate_series(1, $1::bigint) g",
         &[&ACCOUNTS],
     )
     .await

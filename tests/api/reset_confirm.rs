@@ -170,7 +170,7 @@ async fn postgres_stores_argon2id_phc_and_marks_token_used() {
         .await
         .unwrap();
     let phc: String = row.get("password_hash");
-    assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+    assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1,keyid="), "{phc}");
     assert!(!phc.contains(NEW));
     assert_eq!(row.get::<_, i64>("session_epoch"), 1);
     assert!(row.get::<_, bool>("used"));

@@ -135,7 +135,7 @@ pub(super) fn run(shared: &Shared) {
             .with_label_values(&[lane])
             .observe(job.enqueued.elapsed().as_secs_f64());
         let started = Instant::now();
-        let result = job.work.run(&mut memory, &shared.pepper, shared.config.params);
+        let result = job.work.run(&mut memory, &shared.peppers, shared.config.params);
         let took = started.elapsed();
         shared.computed.fetch_add(1, Ordering::Relaxed);
         // A failure (e.g. a corrupt stored hash) returns early: it is neither a hash-time sample

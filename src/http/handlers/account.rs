@@ -57,6 +57,7 @@ fn sign_in_page(
             ui: &ui,
             email,
             error: error.map(|key| ui.t(key)),
+            notice: None,
         },
     )
 }
@@ -74,7 +75,7 @@ fn signed_in(state: &AppState, session: &BearerToken) -> HttpResponse {
     let cookie = session_cookie::set(
         session,
         &state.public_base_url,
-        state.service.session_ttl.as_secs(),
+        state.service.sessions.lifetime.as_secs(),
     );
     pages::see_other(&page_url(state, "two-step"), Some(&cookie))
 }
@@ -157,13 +158,6 @@ pub async fn sign_in_submit(
             Ok(also_set(page, &forget))
         }
         Err(service::Error::InvalidCredentials) => Ok(wrong(&state)),
-        Err(service::Error::PasswordResetRequired) => Ok(sign_in_page(
-            &state,
-            locale,
-            StatusCode::FORBIDDEN,
-            form.email.trim(),
-            Some("sign-in-must-reset"),
-        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -378,4 +372,31 @@ pub async fn two_step_confirm(
         Err(factor::Error::NotEnrolling) => Ok(pages::see_other(&page_url(&state, "two-step"), None)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// POST /sign-out: ends the cookie's session on the server (not only in this browser), forgets
+/// the cookie, and says so on the sign-in page. Without a live session it says the same: the
+/// visitor is signed out either way.
+pub async fn sign_out(
+    state: Arc<AppState>,
+    locale: Locale,
+    req: Request<Incoming>,
+) -> Result<HttpResponse, Error> {
+    if let Some(token) = session_cookie::read(req.headers()) {
+        state.service.end_session(&token).await?;
+    }
+    let ui = state.site.ui(locale);
+    let mut resp = html(
+        StatusCode::OK,
+        &SignIn {
+            ui: &ui,
+            email: "",
+            error: None,
+            notice: Some(ui.t("signed-out")),
+        },
+    );
+    if let Ok(v) = HeaderValue::from_str(&session_cookie::clear(&state.public_base_url)) {
+        resp.headers_mut().append(SET_COOKIE, v);
+    }
+    Ok(resp)
 }

@@ -1,4 +1,4 @@
-//! POST /v1/login, POST /v1/login/mfa and GET /v1/session.
+//! POST /v1/login, POST /v1/login/mfa, GET /v1/session and POST /v1/logout.
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::mfa::{proof, ProofFields};
 use crate::hashing::pool::Lane;
-use crate::http::errors::{json_response, Error, HttpResponse};
+use crate::http::errors::{json_response, no_content, Error, HttpResponse};
 use crate::http::extract;
 use crate::http::state::AppState;
 use crate::http::waiting;
@@ -93,8 +93,17 @@ pub async fn current(state: Arc<AppState>, req: Request<Incoming>) -> Result<Htt
         &json!({
             "account_id": info.account_id,
             "expires_at": info.expires_at.to_rfc3339(),
+            "idle_expires_at": info.idle_expires_at.to_rfc3339(),
             "amr": info.authn.amr(),
             "aal": info.authn.aal(),
         }),
     ))
+}
+
+/// Ends the bearer's session on the server. 204 whether or not it was live: the caller is signed
+/// out either way, and a different answer would only confirm which tokens were once real.
+pub async fn logout(state: Arc<AppState>, req: Request<Incoming>) -> Result<HttpResponse, Error> {
+    let token = extract::bearer(&req)?;
+    state.service.end_session(&token).await?;
+    Ok(no_content())
 }

@@ -25,6 +25,17 @@ pub fn set(token: &BearerToken, base: &Url, max_age_secs: u64) -> String {
     )
 }
 
+/// The `Set-Cookie` value that makes the browser drop the cookie at once (same name, path and
+/// flags, so it replaces the one `set` made).
+#[must_use]
+pub fn clear(base: &Url) -> String {
+    let secure = if base.scheme() == "https" { "; Secure" } else { "" };
+    format!(
+        "{NAME}=; Path={}; Max-Age=0; HttpOnly; SameSite=Strict{secure}",
+        base.path()
+    )
+}
+
 /// The session token of the request's cookie, when it has one of the right shape.
 #[must_use]
 pub fn read(headers: &HeaderMap) -> Option<BearerToken> {
@@ -61,6 +72,11 @@ mod tests {
         );
         let http = set(&t, &Url::parse("http://127.0.0.1:8080/").unwrap(), 60);
         assert!(!http.contains("Secure"), "{http}");
+        let gone = clear(&Url::parse("https://example.com/account/").unwrap());
+        assert_eq!(
+            gone,
+            "rg_session=; Path=/account/; Max-Age=0; HttpOnly; SameSite=Strict; Secure"
+        );
 
         let mut h = HeaderMap::new();
         h.insert(

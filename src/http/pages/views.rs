@@ -45,6 +45,8 @@ pub struct SignIn<'a> {
     pub ui: &'a Ui<'a>,
     pub email: &'a str,
     pub error: Option<Cow<'static, str>>,
+    /// Good news to confirm (signed out), announced politely rather than as an alert.
+    pub notice: Option<Cow<'static, str>>,
 }
 
 /// The second step of signing in: the code for the challenge a right password earned.

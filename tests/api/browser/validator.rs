@@ -203,6 +203,12 @@ async fn account_pages(c: &Client<'_>, out: &mut Vec<(&'static str, u16, String)
         on.status().as_u16(),
         on.text().await.expect("body"),
     ));
+    let out_page = c.post_signed_in("sign-out", &origin, &[], Some(&cookie)).await;
+    out.push((
+        "signed-out",
+        out_page.status().as_u16(),
+        out_page.text().await.expect("body"),
+    ));
     site.app.clock.advance(chrono::Duration::seconds(30));
     let (s, p) = c
         .post(
@@ -280,7 +286,7 @@ async fn every_page_state_in_both_languages_is_valid_html() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut files = Vec::new();
     for lang in ["en", "fr"] {
-        let pages = pages(lang).await;
+        let pages = Box::pin(pages(lang)).await;
         let mut names: Vec<_> = pages.iter().map(|(name, ..)| *name).collect();
         let mut expected: Vec<_> = STATES.iter().map(|(name, ..)| *name).collect();
         names.sort_unstable();

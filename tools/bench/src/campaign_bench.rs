@@ -172,8 +172,9 @@ async fn bench(args: &Args, db_url: &str) -> anyhow::Result<Figures> {
     )
     .await?;
     db.execute(
-        "INSERT INTO sessions (token_hash, account_id, epoch, created_at, expires_at)
-         SELECT sha256(g::text::bytea), g, 0, now(), now() + interval '1 day' FROM generate_series(1, $1::bigint) g",
+        "INSERT INTO sessions (token_hash, account_id, epoch, created_at, expires_at, idle_expires_at)
+         SELECT sha256(g::text::bytea), g, 0, now(), now() + interval '1 day', now() + interval '30 minutes'
+         FROM generate_series(1, $1::bigint) g",
         &[&args.accounts],
     )
     .await?;

@@ -10,10 +10,10 @@ use async_trait::async_trait;
 use resetgate::hashing::compute;
 use resetgate::hashing::hasher::{self, EngineSpec, HashEngine, MakeEngine};
 use resetgate::hashing::params::HashParams;
+use resetgate::hashing::pepper::Peppers;
 use resetgate::hashing::phc::HashError;
 use resetgate::hashing::pool::{Done, Place, Pool, PoolError, Work};
 use resetgate::metrics::Metrics;
-use resetgate::secret::SecretString;
 
 /// How the gateway hashes: the product, or the baseline it is compared with.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +46,7 @@ impl Mode {
 /// Every job goes straight to `spawn_blocking` with fresh memory and no admission control: under
 /// overload all of them run at once, sharing the cores and each holding its own m_cost of memory.
 struct Unbounded {
-    pepper: SecretString,
+    pepper: Peppers,
     params: HashParams,
     metrics: Arc<Metrics>,
 }
@@ -102,6 +102,7 @@ mod tests {
     use resetgate::hashing::pool::{Lane, PoolConfig};
     use resetgate::reset::email::EmailAddress;
     use resetgate::reset::password::{normalize, PasswordPolicy};
+    use resetgate::secret::SecretString;
 
     use super::*;
 

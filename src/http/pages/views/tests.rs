@@ -96,6 +96,14 @@ fn every_state(ui: &Ui<'_>) -> Vec<String> {
             ui,
             email: "someone@example.com",
             error: Some(ui.t("sign-in-wrong")),
+            notice: None,
+        }
+        .render(),
+        SignIn {
+            ui,
+            email: "",
+            error: None,
+            notice: Some(ui.t("signed-out")),
         }
         .render(),
         SignInCode {
