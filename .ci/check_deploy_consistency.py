@@ -555,9 +555,17 @@ def check_docker() -> dict:
         ", ".join(dangling),
     )
     for name, sec in compose.get("secrets", {}).items():
+        path = interpolate(sec["file"])
+        if name == "pepper":
+            # Made by the operator (docs/operations.md) and git-ignored: no pepper ships.
+            check(
+                path.startswith("./secrets/") and f"/deploy/{path[2:]}" in Path(".gitignore").read_text(),
+                f"compose: the pepper file {path} is the operator's own, git-ignored",
+            )
+            continue
         check(
-            (DEPLOY / interpolate(sec["file"])).is_file(),
-            f"compose: secret {name} file {interpolate(sec['file'])} exists",
+            (DEPLOY / path).is_file(),
+            f"compose: secret {name} file {path} exists",
         )
 
     # Load balancer: the trusted proxy is HAProxy's fixed address, inside the edge subnet; every
@@ -698,8 +706,20 @@ def check_binary(binary: str, k8s_env: dict, sd_env: dict, sd_unit_env: dict, co
         env = {**sd_env, **{k: v.replace("%d", tmp) for k, v in sd_unit_env.items()}}
         accepted("systemd", env)
 
-        # compose: the gateway's environment over the image's ENV, pepper = the demo secret file.
-        accepted("compose", compose_env)
+        # compose: the gateway's environment over the image's ENV. The pepper is the operator's own
+        # file (git-ignored), here a temp one; the demo value that once shipped is refused.
+        env = dict(compose_env)
+        demo = Path(tmp, "demo-pepper")
+        demo.write_text("demo-only-pepper-CHANGE-ME-never-use-outside-a-laptop-0123456789abcdef\n")
+        env["RESETGATE_PEPPER_FILE"] = str(demo)
+        code, out = run_check_config(binary, env)
+        check(
+            code == 64 and "RESETGATE_PEPPER" in out,
+            "compose: the old demo pepper is refused (exit 64)",
+            f"exit {code}",
+        )
+        env["RESETGATE_PEPPER_FILE"] = str(good_pepper)
+        accepted("compose", env)
 
 
 def section(name: str, run):

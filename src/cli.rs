@@ -12,6 +12,7 @@ mod create_account;
 pub mod demo;
 mod healthcheck;
 mod migrate;
+mod pepper_status;
 mod serve;
 
 use std::process::ExitCode;
@@ -94,6 +95,10 @@ pub enum Command {
         #[arg(long, requires = "password_hash")]
         hash_is_peppered: bool,
     },
+    /// After a pepper rotation: how many password hashes, pending sealed mails and TOTP secrets
+    /// still depend on each configured pepper (counts and key ids only), and whether the retired
+    /// ones may go.
+    PepperStatus,
     /// Support: remove an account's second factor (lost phone and lost recovery codes), recorded
     /// in the account's audit trail under --admin. The owner can enrol again after signing in.
     ClearMfa {
@@ -121,6 +126,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         } => demo::run(&seed_email, seed_password.as_deref(), hasher::pool_engine).await,
         Command::Calibrate { seconds } => calibrate::run(seconds),
         Command::Migrate => migrate::run().await,
+        Command::PepperStatus => pepper_status::run().await,
         Command::ClearMfa { email, admin } => clear_mfa::run(&email, &admin).await,
         Command::Campaign(cmd) => campaign::run(cmd).await,
         Command::AdminToken => Ok(admin_token::run()),

@@ -59,7 +59,7 @@ pub(super) static GROUP: Group = Group {
     settings: &[&PEPPER, &PEPPER_FILE, &PEPPER_RETIRED, &PEPPER_RETIRED_FILE],
 };
 
-/// The pepper deploy/secrets/pepper.example shipped (compose's demo): public, so never a secret.
+/// The pepper deploy/secrets/pepper.example used to ship (compose's demo): public, so never a secret.
 const DEMO_PEPPER: &str = "demo-only-pepper-CHANGE-ME-never-use-outside-a-laptop-0123456789abcdef";
 
 /// A value copied from an example rather than made: the known demo pepper, or anything still

@@ -120,6 +120,51 @@ fn a_held_request_is_answered_within_the_request_timeout() {
 }
 
 #[test]
+fn serve_refuses_a_pepper_anyone_can_read() {
+    for public in [
+        "demo-only-pepper-CHANGE-ME-never-use-outside-a-laptop-0123456789abcdef",
+        "please-change-me-before-going-live-0123456789abcdef",
+    ] {
+        let e = serve(&with(&[("RESETGATE_PEPPER", public)])).unwrap_err();
+        assert_eq!(e.var, "RESETGATE_PEPPER");
+        assert!(e.message.contains("demo pepper"), "{}", e.message);
+        assert!(!e.to_string().contains(public), "the value is never echoed: {e}");
+        // The demo mode keeps working with whatever it is given.
+        assert!(parse(Mode::Demo, &[("RESETGATE_PEPPER", public)]).is_ok());
+    }
+}
+
+#[test]
+fn retired_peppers_are_listed_newest_first_and_checked() {
+    const CURRENT: &str = "0123456789abcdef0123456789abcdef";
+    let newer = "retired-newer-0123456789abcdef0123456789";
+    let older = "retired-older-0123456789abcdef0123456789";
+    let list = format!("{newer}, {older}");
+    let c = serve(&with(&[("RESETGATE_PEPPER_RETIRED", list.as_str())])).unwrap();
+    let got: Vec<&str> = c.retired_peppers.iter().map(SecretString::expose).collect();
+    assert_eq!(got, [newer, older]);
+    let shown = c.to_string();
+    assert!(shown.contains("RESETGATE_PEPPER_RETIRED=[redacted]"), "{shown}");
+    assert!(!shown.contains("retired-newer"), "{shown}");
+
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, format!("{newer}\n{older}\n").as_bytes()).unwrap();
+    let path = file.path().display().to_string();
+    let c = serve(&with(&[("RESETGATE_PEPPER_RETIRED_FILE", path.as_str())])).unwrap();
+    assert_eq!(c.retired_peppers.len(), 2);
+
+    for (bad, why) in [
+        ("short", "retired pepper #1 is shorter than 32 bytes"),
+        (CURRENT, "retired pepper #1 is the current pepper"),
+        (&*format!("{older} {older}"), "retired pepper #2 is listed twice"),
+    ] {
+        let e = serve(&with(&[("RESETGATE_PEPPER_RETIRED", bad)])).unwrap_err();
+        assert_eq!(e.var, "RESETGATE_PEPPER_RETIRED");
+        assert_eq!(e.message, why);
+    }
+}
+
+#[test]
 fn pepper_or_pepper_file_not_both() {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     std::io::Write::write_all(&mut file, b"0123456789abcdef0123456789abcdef-from-file\n").unwrap();

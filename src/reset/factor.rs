@@ -236,6 +236,18 @@ impl FactorService {
                     Err(CodeRejected::Wrong) => return Err(self.failed(account, Error::Wrong, now).await),
                 }
                 self.passed(account, now).await?;
+                if self.sealer.needs_reseal(&factor.sealed_secret) {
+                    // Sealed under a retired pepper: move it to the current one now that it was
+                    // opened, so the old pepper can go. Best effort; the next use tries again.
+                    let fresh = self.sealer.seal_bytes(secret.expose(), &context(account));
+                    if let Err(e) = self
+                        .store
+                        .reseal_totp(account, &factor.sealed_secret, &fresh)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "could not reseal a TOTP secret");
+                    }
+                }
                 Ok(Method::Otp)
             }
             Proof::Recovery(code) => {

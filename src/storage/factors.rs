@@ -91,6 +91,10 @@ pub trait FactorStore: Send + Sync + 'static {
     async fn accept_totp_step(&self, account: AccountId, step: i64) -> Result<bool, StoreError>;
 
     /// Removes the factor and its recovery codes. False when there was none.
+    /// Replaces the sealed secret with the same secret sealed under the current key (after a
+    /// pepper rotation), only if it is still `old`: a removal or re-enrolment in between wins.
+    async fn reseal_totp(&self, account: AccountId, old: &[u8], new: &[u8]) -> Result<bool, StoreError>;
+
     async fn remove_totp(&self, account: AccountId) -> Result<bool, StoreError>;
 
     /// Marks the recovery code used; true only for an unused code of this account.

@@ -16,7 +16,6 @@ use resetgate::hashing::phc::PhcString;
 use resetgate::hashing::pool::PoolConfig;
 use resetgate::metrics::Metrics;
 use resetgate::reset::email::EmailAddress;
-use resetgate::secret::SecretString;
 use resetgate::storage::store::{AccountId, NewAccount, Store};
 use serde_json::{json, Value};
 
@@ -309,7 +308,8 @@ impl TestApp {
                     workers: 1,
                     ..self.config.pool()
                 };
-                let hasher = Hasher::start(SecretString::new(PEPPER.into()), pool, Arc::new(Metrics::new()))
+                // The app's own pepper (a rotation test sets its own).
+                let hasher = Hasher::start(self.config.pepper.clone(), pool, Arc::new(Metrics::new()))
                     .expect("hasher");
                 let pw = self
                     .config

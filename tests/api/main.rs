@@ -28,6 +28,7 @@ mod openapi;
 mod overload;
 mod pacing;
 mod pages;
+mod pepper_rotation;
 mod proxy;
 mod reset_confirm;
 mod reset_flood;

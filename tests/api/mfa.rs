@@ -42,8 +42,13 @@ pub(crate) async fn call(
 /// An account with a confirmed factor: its secret (read as a person would, from the enrolment
 /// answer) and its recovery codes. The clock then moves a step, so the confirming code is spent.
 async fn enrolled(app: &TestApp) -> (TotpSecret, Vec<String>) {
-    app.create_account(EMAIL, Some(PASSWORD), false).await;
-    let session = app.session_token(EMAIL, PASSWORD).await;
+    enrolled_as(app, EMAIL).await
+}
+
+/// As [`enrolled`], for `email`.
+pub(crate) async fn enrolled_as(app: &TestApp, email: &str) -> (TotpSecret, Vec<String>) {
+    app.create_account(email, Some(PASSWORD), false).await;
+    let session = app.session_token(email, PASSWORD).await;
     let begun = call(app, Method::POST, "/v1/mfa/totp", &session, None).await;
     assert_eq!(begun.status(), 201);
     let begun = json(begun).await;
@@ -57,7 +62,7 @@ async fn enrolled(app: &TestApp) -> (TotpSecret, Vec<String>) {
     let secret = TotpSecret::from_bytes(bytes.as_bytes()).unwrap();
 
     // Until confirmed, login is unchanged.
-    assert_eq!(app.login(EMAIL, PASSWORD).await.status(), 200);
+    assert_eq!(app.login(email, PASSWORD).await.status(), 200);
     let confirmed = call(
         app,
         Method::POST,

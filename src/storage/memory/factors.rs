@@ -115,6 +115,17 @@ impl FactorStore for MemoryStore {
         }
     }
 
+    async fn reseal_totp(&self, account: AccountId, old: &[u8], new: &[u8]) -> Result<bool, StoreError> {
+        let mut g = self.inner.lock();
+        match g.factors.totp.get_mut(&account) {
+            Some(t) if t.sealed_secret == old => {
+                new.clone_into(&mut t.sealed_secret);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn remove_totp(&self, account: AccountId) -> Result<bool, StoreError> {
         let mut g = self.inner.lock();
         let had = g.factors.totp.remove(&account).is_some();

@@ -81,6 +81,18 @@ impl FactorStore for PostgresStore {
         Ok(true)
     }
 
+    async fn reseal_totp(&self, account: AccountId, old: &[u8], new: &[u8]) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE totp_factors SET sealed_secret = $3 WHERE account_id = $1 AND sealed_secret = $2",
+                &[&account, &old, &new],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(n == 1)
+    }
+
     async fn accept_totp_step(&self, account: AccountId, step: i64) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let n = client
