@@ -96,6 +96,7 @@ pub async fn postgres_from_config(config: &Config, migrate_now: bool) -> anyhow:
     let db = config.database.as_ref().context("no database configured")?;
     let store = PostgresStore::connect(
         db.url.expose(),
+        &db.tls,
         db.pool_size,
         db.acquire_timeout,
         db.statement_timeout,

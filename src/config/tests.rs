@@ -120,6 +120,45 @@ fn a_held_request_is_answered_within_the_request_timeout() {
 }
 
 #[test]
+fn the_database_url_carries_the_tls_mode_and_loses_it_on_the_way_to_the_driver() {
+    use crate::storage::postgres::tls::DbTls;
+    let db = |url: &str| serve(&with(&[("RESETGATE_DATABASE_URL", url)])).map(|c| c.database.unwrap());
+    let remote = db("postgres://app:pw@db.internal/resetgate?application_name=x").unwrap();
+    assert_eq!(
+        remote.tls,
+        DbTls::VerifyFull { ca_file: None },
+        "verify-full off this machine"
+    );
+    let local = db("postgres://app@127.0.0.1:5432/resetgate").unwrap();
+    assert_eq!(local.tls, DbTls::Disable, "plaintext only on loopback");
+    let socket = db("postgres:///resetgate?host=/run/postgresql&user=app").unwrap();
+    assert_eq!(socket.tls, DbTls::Disable);
+    let required = db("postgres://app:pw@db.internal/resetgate?sslmode=require&connect_timeout=3").unwrap();
+    assert_eq!(required.tls, DbTls::Require);
+    assert_eq!(
+        required.url.expose(),
+        "postgres://app:pw@db.internal/resetgate?connect_timeout=3",
+        "tokio-postgres never sees sslmode"
+    );
+    let e = db("postgres://app@db.internal/resetgate?sslmode=prefer").unwrap_err();
+    assert_eq!(e.var, "RESETGATE_DATABASE_URL");
+    assert!(e.message.contains("fall back to plaintext"), "{}", e.message);
+
+    let e = serve(&with(&[
+        (
+            "RESETGATE_DATABASE_URL",
+            "postgres://app@db.internal/r?sslmode=require",
+        ),
+        ("RESETGATE_DATABASE_CA_FILE", "/etc/ssl/ca.pem"),
+    ]))
+    .unwrap_err();
+    assert_eq!(e.var, "RESETGATE_DATABASE_CA_FILE");
+    let e = serve(&with(&[("RESETGATE_DATABASE_CA_FILE", "/nonexistent/ca.pem")])).unwrap_err();
+    assert_eq!(e.var, "RESETGATE_DATABASE_CA_FILE");
+    assert!(e.message.contains("cannot read"), "{}", e.message);
+}
+
+#[test]
 fn serve_refuses_a_pepper_anyone_can_read() {
     for public in [
         "demo-only-pepper-CHANGE-ME-never-use-outside-a-laptop-0123456789abcdef",

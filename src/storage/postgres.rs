@@ -17,6 +17,7 @@ mod factors;
 mod outbox;
 mod resets;
 mod throttle;
+pub mod tls;
 
 use super::store::{
     Account, AccountId, Claim, Completed, CompletedReset, Issued, NewAccount, NewMail, NewSession, NewToken,
@@ -94,6 +95,7 @@ impl PostgresStore {
     /// When the URL does not parse.
     pub fn connect(
         url: &str,
+        tls: &tls::DbTls,
         max_size: usize,
         acquire_timeout: Duration,
         statement_timeout: Duration,
@@ -106,13 +108,20 @@ impl PostgresStore {
         // A statement stuck on a lock must not hold a pooled connection (and its request) for
         // ever: the server cancels it, the request gets a 503, the connection returns to the pool.
         config.options(format!("-c statement_timeout={}", statement_timeout.as_millis()));
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let recycling = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let connector = tls
+            .connector()
+            .map_err(|e| StoreError::Internal(format!("database TLS: {e}")))?;
+        let manager = match connector {
+            None => Manager::from_config(config, NoTls, recycling),
+            Some(rustls) => {
+                // The connector decides what is verified; tokio-postgres must only insist on TLS.
+                config.ssl_mode(tokio_postgres::config::SslMode::Require);
+                Manager::from_config(config, rustls, recycling)
+            }
+        };
         let pool = Pool::builder(manager)
             .max_size(max_size)
             .runtime(Runtime::Tokio1)

@@ -143,7 +143,12 @@ pub async fn spawn_app_on(db: Option<TestDb>, overrides: &[(&str, &str)]) -> Tes
     for (k, v) in overrides {
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
-    let mode = if db.is_some() { Mode::Serve } else { Mode::Demo };
+    // A database of the test's own (a URL in `overrides`, e.g. a TLS cluster) is served too.
+    let mode = if vars.contains_key("RESETGATE_DATABASE_URL") {
+        Mode::Serve
+    } else {
+        Mode::Demo
+    };
     let config = Config::from_lookup(mode, &move |k| vars.get(k).cloned()).expect("test config is valid");
     let store = app::store_from_config(&config).await.expect("store");
     let clock = Arc::new(ManualClock::new(Utc::now()));

@@ -14,6 +14,7 @@ mod campaign_faults;
 mod campaign_two_step;
 mod cli;
 mod dashboard;
+mod db_tls;
 mod deploy;
 mod factor_flow;
 mod factor_store;
