@@ -42,3 +42,10 @@ impl Clock for ManualClock {
         *self.now.lock()
     }
 }
+
+/// A std duration as chrono's, saturating instead of failing: configured durations are bounded,
+/// and "for ever" is the right reading of one too long to represent.
+#[must_use]
+pub fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}

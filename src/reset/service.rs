@@ -11,7 +11,7 @@ use super::password::{normalize, PasswordPolicy, PolicyViolation, HARD_MAX_BYTES
 use super::session::SessionPolicy;
 use super::throttle::{Gate, LoginThrottle};
 use super::token::BearerToken;
-use crate::clock::Clock;
+use crate::clock::{chrono_duration, Clock};
 use crate::hashing::hasher::Hasher;
 use crate::hashing::phc::{PhcString, StoredHash};
 use crate::hashing::pool::{Place, PoolError};
@@ -155,10 +155,6 @@ impl From<PoolError> for Error {
     }
 }
 
-fn chrono(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
 impl ResetService {
     /// Starts a reset for `email` if it has an account. Known and unknown addresses run the same
     /// code up to the store write and then wait out the same floor, so neither the response nor its
@@ -229,8 +225,8 @@ impl ResetService {
         let new_token = NewToken {
             account_id: account.id,
             digest: &digest,
-            expires_at: now + chrono(self.token_ttl),
-            fresh_after: (!self.reset_cooldown.is_zero()).then(|| now - chrono(self.reset_cooldown)),
+            expires_at: now + chrono_duration(self.token_ttl),
+            fresh_after: (!self.reset_cooldown.is_zero()).then(|| now - chrono_duration(self.reset_cooldown)),
             requester: network.map(|n| Requester {
                 digest: self.sealer.network_digest(n),
                 max_pending: match self.reset_backlog_per_network {
@@ -437,7 +433,7 @@ impl ResetService {
         if self.factors.enrolled(account.id).await? {
             // Only after the right password, so the answer confirms nothing to a guesser.
             let challenge = BearerToken::generate();
-            let expires_at = self.clock.now() + chrono(CHALLENGE_TTL);
+            let expires_at = self.clock.now() + chrono_duration(CHALLENGE_TTL);
             self.factors
                 .store
                 .create_challenge(&challenge.digest(), account.id, expires_at)

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::clock::chrono_duration;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionPolicy {
     /// From sign-in to the end, however busy the session.
@@ -15,15 +17,11 @@ pub struct SessionPolicy {
     pub per_account: u32,
 }
 
-fn chrono(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
 impl SessionPolicy {
     /// When a session opened at `now` ends, whatever happens.
     #[must_use]
     pub fn expires_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        now.checked_add_signed(chrono(self.lifetime))
+        now.checked_add_signed(chrono_duration(self.lifetime))
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
@@ -38,7 +36,7 @@ impl SessionPolicy {
     /// the cut itself).
     #[must_use]
     pub fn idle_from(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        now.checked_add_signed(chrono(self.idle))
+        now.checked_add_signed(chrono_duration(self.idle))
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 }

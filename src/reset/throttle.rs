@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::clock::chrono_duration;
+
 /// A subject with no failure for this long starts over (and the janitor deletes its row).
 pub const FORGET_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -50,12 +52,8 @@ pub enum Gate {
     Closed { until: DateTime<Utc> },
 }
 
-fn chrono(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
 fn plus(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
-    t.checked_add_signed(chrono(d))
+    t.checked_add_signed(chrono_duration(d))
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 

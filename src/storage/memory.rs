@@ -554,7 +554,7 @@ impl Store for MemoryStore {
         g.tokens.retain(|_, t| t.expires_at > now && !t.used);
         g.reset_counts
             .retain(|_, (start, _)| *start > now - RESET_LIMIT_WINDOW);
-        let forget = chrono::Duration::from_std(FORGET_AFTER).unwrap_or(chrono::Duration::MAX);
+        let forget = crate::clock::chrono_duration(FORGET_AFTER);
         g.throttle.retain(|_, s| s.last_failure_at > now - forget);
         // Sent mail is already dropped on delivery.
         let after = g.sessions.len() + g.tokens.len() + g.reset_counts.len();

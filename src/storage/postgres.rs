@@ -454,7 +454,7 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(db_error)?;
-        let forget = chrono::Duration::from_std(FORGET_AFTER).unwrap_or(chrono::Duration::MAX);
+        let forget = crate::clock::chrono_duration(FORGET_AFTER);
         let throttled = client
             .execute(
                 "DELETE FROM login_throttle WHERE last_failure_at <= $1",

@@ -233,6 +233,16 @@ async fn each_sslmode_does_what_it_says_against_a_real_tls_postgres() {
     assert!(plain.as_ref().unwrap_err().contains("no encryption"), "{plain:?}");
 }
 
+async fn readyz(app: &crate::helpers::TestApp) -> u16 {
+    app.client
+        .get(format!("http://{}/readyz", app.ops_addr))
+        .send()
+        .await
+        .expect("readyz")
+        .status()
+        .as_u16()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_runs_on_a_verified_connection_from_its_settings() {
     let pg = TlsCluster::start();
@@ -253,13 +263,7 @@ async fn the_gateway_runs_on_a_verified_connection_from_its_settings() {
     assert_eq!(app.request_reset("tls@example.com").await.status(), 202);
     let mails = app.wait_for_mails("tls@example.com", 1).await;
     assert!(!mails[0].token().is_empty());
-    let ready = app
-        .client
-        .get(format!("http://{}/readyz", app.ops_addr))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 200);
+    assert_eq!(readyz(&app).await, 200);
 
     // The same settings without the CA file: the gateway starts (the pool connects lazily) but
     // the database is unreachable to it, and readiness says so.
@@ -271,11 +275,5 @@ async fn the_gateway_runs_on_a_verified_connection_from_its_settings() {
         ],
     )
     .await;
-    let ready = app
-        .client
-        .get(format!("http://{}/readyz", app.ops_addr))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 503);
+    assert_eq!(readyz(&app).await, 503);
 }

@@ -9,19 +9,19 @@ use crate::reset::throttle::{Gate, LoginThrottle, ThrottleState};
 use crate::storage::store::StoreError;
 
 const READ: &str = "SELECT failures, last_failure_at, not_before FROM login_throttle WHERE subject = $1";
+/// The same, holding the row until the transaction ends. Both spelled out: this runs on every
+/// login, so no SQL is assembled per call.
+const READ_LOCKED: &str =
+    "SELECT failures, last_failure_at, not_before FROM login_throttle WHERE subject = $1 FOR UPDATE";
 
 async fn state<C: GenericClient>(
     client: &C,
     subject: &[u8; 32],
     lock: bool,
 ) -> Result<Option<ThrottleState>, StoreError> {
-    let sql = if lock {
-        format!("{READ} FOR UPDATE")
-    } else {
-        READ.to_owned()
-    };
+    let sql = if lock { READ_LOCKED } else { READ };
     let row = client
-        .query_opt(sql.as_str(), &[&subject.as_slice()])
+        .query_opt(sql, &[&subject.as_slice()])
         .await
         .map_err(db_error)?;
     Ok(row.map(|r| ThrottleState {
